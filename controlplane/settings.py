@@ -1,0 +1,253 @@
+"""Settings, read from the environment (12-factor). docs/configuration.md lists every variable.
+
+A bad value stops the process at start-up with an ImproperlyConfigured naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from controlplane import timing
+from controlplane.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_json_object,
+    env_list,
+    env_seconds,
+    env_str,
+)
+from controlplane.region_databases import RegionDatabasesError, parse_region_databases
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A .env file fills in what the real environment does not set; the real environment always wins.
+load_dotenv(os.environ.get("DOTENV_PATH", BASE_DIR / ".env"), override=False)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-only-for-debug" if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is required unless DEBUG is on")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+TIMING_PROFILE = env_choice("TIMING_PROFILE", "production", timing.PROFILES)
+
+
+def _duration(name: str):  # type: ignore[no-untyped-def]
+    return env_seconds(name, timing.default_seconds(name, TIMING_PROFILE))
+
+
+# --- Durations (controlplane/timing.py has the table and the reasons) -------------------------------
+STREAM_LEASE_TTL = _duration("STREAM_LEASE_TTL_SECONDS")
+STREAM_LEASE_RENEW = _duration("STREAM_LEASE_RENEW_SECONDS")
+EVENTS_LEASE_TTL = _duration("EVENTS_LEASE_TTL_SECONDS")
+RECONCILE_LEASE_TTL = _duration("RECONCILE_LEASE_TTL_SECONDS")
+RECONCILE_INTERVAL = _duration("RECONCILE_INTERVAL_SECONDS")
+RECONCILE_RESTART_BACKOFF = _duration("RECONCILE_RESTART_BACKOFF_SECONDS")
+RECONCILE_ERROR_BACKOFF = _duration("RECONCILE_ERROR_BACKOFF_SECONDS")
+RTMS_RECONNECT_BACKOFF_INITIAL = _duration("RTMS_RECONNECT_BACKOFF_INITIAL_SECONDS")
+RTMS_RECONNECT_BACKOFF_CAP = _duration("RTMS_RECONNECT_BACKOFF_CAP_SECONDS")
+RTMS_SIGNALING_RECONNECT_WINDOW = _duration("RTMS_SIGNALING_RECONNECT_WINDOW_SECONDS")
+RTMS_MEDIA_RECONNECT_WINDOW = _duration("RTMS_MEDIA_RECONNECT_WINDOW_SECONDS")
+RTMS_KEEPALIVE_TIMEOUT = _duration("RTMS_KEEPALIVE_TIMEOUT_SECONDS")
+RTMS_CONNECT_TIMEOUT = _duration("RTMS_CONNECT_TIMEOUT_SECONDS")
+EVENTS_HEARTBEAT = _duration("EVENTS_HEARTBEAT_SECONDS")
+EVENTS_BACKOFF_CAP = _duration("EVENTS_BACKOFF_CAP_SECONDS")
+ZOOM_HTTP_TIMEOUT = _duration("ZOOM_HTTP_TIMEOUT_SECONDS")
+ZOOM_TOKEN_REFRESH_MARGIN = _duration("ZOOM_TOKEN_REFRESH_MARGIN_SECONDS")
+WEBHOOK_TIMESTAMP_TOLERANCE = _duration("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS")
+INBOX_SWEEP_INTERVAL = _duration("INBOX_SWEEP_INTERVAL_SECONDS")
+INBOX_SWEEP_AFTER = _duration("INBOX_SWEEP_AFTER_SECONDS")
+CELERY_VISIBILITY_TIMEOUT = _duration("CELERY_VISIBILITY_TIMEOUT_SECONDS")
+TRANSCRIPT_FLUSH_INTERVAL = _duration("TRANSCRIPT_FLUSH_INTERVAL_SECONDS")
+RETENTION_INTERVAL = _duration("RETENTION_INTERVAL_SECONDS")
+READINESS_TIMEOUT = _duration("READINESS_TIMEOUT_SECONDS")
+if CELERY_VISIBILITY_TIMEOUT.total_seconds() >= 60:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS must be under 60: a lost task must be redelivered inside "
+        "Zoom's RTMS connect window"
+    )
+if STREAM_LEASE_TTL >= RTMS_MEDIA_RECONNECT_WINDOW:
+    raise ImproperlyConfigured(
+        "STREAM_LEASE_TTL_SECONDS must be shorter than RTMS_MEDIA_RECONNECT_WINDOW_SECONDS, or a dead "
+        "gateway's streams could not be taken over in time"
+    )
+
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+TRANSCRIPT_FLUSH_MAX_ROWS = env_int("TRANSCRIPT_FLUSH_MAX_ROWS", 200, minimum=1)
+RECONCILE_METRICS_CALLS_PER_MINUTE = env_int("RECONCILE_METRICS_CALLS_PER_MINUTE", 10, minimum=1)
+RECONCILE_MAX_RESTARTS = env_int("RECONCILE_MAX_RESTARTS", 5, minimum=1)
+
+# --- Zoom (two credential sets; rtms/zoom/credentials.py keeps them apart) ---------------------------
+ZOOM_API_BASE_URL = env_str("ZOOM_API_BASE_URL", "https://api.zoom.us/v2").rstrip("/")
+ZOOM_OAUTH_TOKEN_URL = env_str("ZOOM_OAUTH_TOKEN_URL", "https://zoom.us/oauth/token")
+ZOOM_EVENTS_WS_URL = env_str("ZOOM_EVENTS_WS_URL", "wss://ws.zoom.us/ws")
+# The secrets themselves are read from the environment at use time, never copied into settings,
+# so that they cannot leak through a settings dump (Django's debug page, diffsettings).
+ZOOM_ACCOUNT_ID = env_str("ZOOM_ACCOUNT_ID", "")
+
+# --- Storage ---------------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtms")
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
+
+
+def _database(url: str, variable: str) -> dict[str, object]:
+    try:
+        config = dict(dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{variable}: {exc}") from None
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{variable} must be a PostgreSQL URL (postgres://...)")
+    options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+    options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    config["OPTIONS"] = options
+    return config
+
+
+DATABASES: dict[str, dict[str, object]] = {"default": _database(DATABASE_URL, "DATABASE_URL")}
+try:
+    REGION_DATABASES = parse_region_databases(env_json_object("REGION_DATABASES", {}), DATABASE_URL)
+except RegionDatabasesError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+for _alias, _url in REGION_DATABASES.extra_aliases.items():
+    DATABASES[_alias] = _database(_url, "REGION_DATABASES")
+DATABASE_ROUTERS = ["regions.db_router.RegionContentRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+STATIC_URL = "static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "rtms",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "rtms-live"},
+    }
+}
+
+# --- Django ----------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "channels",
+    "regions",
+    "rtms",
+    "reconciler",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "controlplane.urls"
+ASGI_APPLICATION = "controlplane.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# --- Security (manage.py check --deploy is clean with DEBUG off) -----------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
+
+# --- REST framework --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# --- Celery (JSON only, late acks; docs/deploy.md explains the queues) -----------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "control"
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT.total_seconds()}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+
+# --- Logging: structured event names with ids as fields, one JSON object per line ------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", frozenset({"DEBUG", "INFO", "WARNING", "ERROR"}))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "controlplane.logformat.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

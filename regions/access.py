@@ -1,0 +1,54 @@
+"""Which regions a member of staff may see.
+
+A Django group per region (``compliance-<code>``) grants that region; ``compliance-quarantine`` grants the
+quarantine (rows no residency rule matched, which belong to no region yet). Superusers see everything.
+Anonymous or inactive users see nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+GROUP_PREFIX = "compliance-"
+QUARANTINE_GROUP = "compliance-quarantine"
+
+
+def group_name_for(region_code: str) -> str:
+    return f"{GROUP_PREFIX}{region_code}"
+
+
+@dataclass(frozen=True)
+class RegionScope:
+    all_regions: bool
+    region_codes: frozenset[str]
+    quarantine: bool
+
+    def allows(self, region_code: str | None) -> bool:
+        if self.all_regions:
+            return True
+        if region_code is None or region_code == "":
+            return self.quarantine
+        return region_code in self.region_codes
+
+
+NO_ACCESS = RegionScope(all_regions=False, region_codes=frozenset(), quarantine=False)
+FULL_ACCESS = RegionScope(all_regions=True, region_codes=frozenset(), quarantine=True)
+
+
+def scope_for(user: AbstractBaseUser | AnonymousUser) -> RegionScope:
+    if not user.is_authenticated or not user.is_active:
+        return NO_ACCESS
+    if getattr(user, "is_superuser", False):
+        return FULL_ACCESS
+    groups = getattr(user, "groups", None)
+    if groups is None:  # a custom user model without groups grants nothing
+        return NO_ACCESS
+    names = set(groups.values_list("name", flat=True))
+    codes = frozenset(
+        name.removeprefix(GROUP_PREFIX)
+        for name in names
+        if name.startswith(GROUP_PREFIX) and name != QUARANTINE_GROUP
+    )
+    return RegionScope(all_regions=False, region_codes=codes, quarantine=QUARANTINE_GROUP in names)

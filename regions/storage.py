@@ -1,0 +1,37 @@
+"""Which database alias holds a region's content (transcripts, media artifacts, speaker names)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from controlplane.region_databases import RegionDatabases
+
+# (app_label, model_name) of every model whose rows are region content. Historical models in migrations
+# carry no custom class attributes, so the router cannot ask the model itself.
+CONTENT_MODELS: frozenset[tuple[str, str]] = frozenset({("rtms", "transcriptsegment")})
+
+
+class RegionStorageNotConfigured(LookupError):
+    """A region has no content database: REGION_DATABASES lists regions but neither it nor '*'."""
+
+
+def _config() -> RegionDatabases:
+    config: RegionDatabases = settings.REGION_DATABASES
+    return config
+
+
+def content_alias(region_code: str) -> str:
+    alias = _config().alias_for(region_code)
+    if alias is None:
+        raise RegionStorageNotConfigured(
+            f"region {region_code!r} has no content database; add it (or '*') to REGION_DATABASES"
+        )
+    return alias
+
+
+def content_aliases() -> frozenset[str]:
+    return _config().content_aliases
+
+
+def is_content_model(app_label: str, model_name: str) -> bool:
+    return (app_label, model_name.lower()) in CONTENT_MODELS

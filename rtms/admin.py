@@ -1,0 +1,208 @@
+"""Admin for compliance staff: read-mostly, region-scoped (regions/admin_scoping.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.contrib import admin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+
+from regions.access import scope_for
+from regions.admin_scoping import ReadOnlyAdminMixin, RegionScopedAdmin
+from regions.models import Region
+from regions.storage import RegionStorageNotConfigured, content_alias
+from rtms.models import (
+    AuditLog,
+    InboundEvent,
+    Meeting,
+    MeetingTransition,
+    RtmsStream,
+    StreamTransition,
+    TranscriptSegment,
+    ZoomAccount,
+)
+
+
+@admin.register(ZoomAccount)
+class ZoomAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["zoom_account_id", "name", "mode", "default_region", "active"]
+    list_filter = ["mode", "active"]
+    search_fields = ["zoom_account_id", "name"]
+    fieldsets = [
+        (None, {"fields": ["zoom_account_id", "name", "mode", "default_region", "active"]}),
+        (
+            "Credentials (names of environment variables; secrets are never stored)",
+            {
+                "fields": [
+                    "s2s_client_id_env",
+                    "s2s_client_secret_env",
+                    "event_subscription_id_env",
+                    "rtms_client_id_env",
+                    "rtms_client_secret_env",
+                    "webhook_secret_token_env",
+                ]
+            },
+        ),
+    ]
+
+
+class StreamInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    model = RtmsStream
+    fields = readonly_fields = (
+        "rtms_stream_id",
+        "state",
+        "stop_reason",
+        "zoom_data_centre",
+        "data_centre_mismatch",
+        "lease_owner",
+    )
+    extra = 0
+    show_change_link = True
+
+
+class MeetingTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    model = MeetingTransition
+    fields = readonly_fields = ("at", "from_state", "to_state", "cause")
+    extra = 0
+
+
+@admin.register(Meeting)
+class MeetingAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    list_display = [
+        "id",
+        "zoom_meeting_id",
+        "topic",
+        "host_email",
+        "region",
+        "routing_status",
+        "state",
+        "started_at",
+        "ended_at",
+        "rtms_start_error_code",
+    ]
+    list_filter = ["state", "routing_status", "region", "account"]
+    search_fields = ["zoom_uuid", "=zoom_meeting_id", "host_email", "host_id", "topic"]
+    date_hierarchy = "started_at"
+    list_select_related = ["region"]
+    inlines = [StreamInline, MeetingTransitionInline]
+
+
+class StreamTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    model = StreamTransition
+    fields = readonly_fields = ("at", "from_state", "to_state", "cause", "stop_reason")
+    extra = 0
+
+
+@admin.register(RtmsStream)
+class RtmsStreamAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    region_code_path = "meeting__region__code"
+    unrouted_q = Q(meeting__region__isnull=True)
+    list_display = [
+        "rtms_stream_id",
+        "meeting",
+        "region",
+        "state",
+        "stop_reason",
+        "zoom_data_centre",
+        "data_centre_mismatch",
+        "lease_owner",
+        "lease_expires_at",
+        "restart_attempts",
+    ]
+    list_filter = ["state", "region", "data_centre_mismatch", "stop_reason"]
+    search_fields = ["rtms_stream_id", "meeting__zoom_uuid", "=meeting__zoom_meeting_id"]
+    list_select_related = ["meeting", "region"]
+    inlines = [StreamTransitionInline]
+
+
+@admin.register(MeetingTransition)
+class MeetingTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    region_code_path = "meeting__region__code"
+    unrouted_q = Q(meeting__region__isnull=True)
+    list_display = ["at", "meeting", "from_state", "to_state", "cause"]
+    list_filter = ["to_state", "cause"]
+    search_fields = ["meeting__zoom_uuid"]
+
+
+@admin.register(StreamTransition)
+class StreamTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    region_code_path = "stream__meeting__region__code"
+    unrouted_q = Q(stream__meeting__region__isnull=True)
+    list_display = ["at", "stream", "from_state", "to_state", "cause", "stop_reason"]
+    list_filter = ["to_state", "cause", "stop_reason"]
+    search_fields = ["stream__rtms_stream_id"]
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    list_display = [
+        "id",
+        "event_type",
+        "event_ts",
+        "first_channel",
+        "delivery_count",
+        "webhook_received_at",
+        "websocket_received_at",
+        "status",
+        "region",
+    ]
+    list_filter = ["status", "event_type", "first_channel", "region"]
+    search_fields = ["dedupe_key"]
+    date_hierarchy = "received_at"
+
+
+class SegmentRegionFilter(admin.SimpleListFilter):
+    """Transcript segments live in the region's own database, so the list shows one region at a time."""
+
+    title = "region"
+    parameter_name = "region_code"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        scope = scope_for(request.user)
+        regions = Region.objects.all()
+        return [(r.code, r.name) for r in regions if scope.allows(r.code)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset  # applied in TranscriptSegmentAdmin.get_queryset, which also picks the database
+
+
+@admin.register(TranscriptSegment)
+class TranscriptSegmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["stream_id", "seq", "speaker_name", "start_ms", "text", "region_code"]
+    list_filter = [SegmentRegionFilter]
+    search_fields = ["=meeting_id", "=stream_id"]
+
+    def _region_code(self, request: HttpRequest) -> str | None:
+        code = request.GET.get("region_code")
+        if not code and "_changelist_filters" in request.GET:
+            code = parse_qs(request.GET["_changelist_filters"]).get("region_code", [None])[0]
+        scope = scope_for(request.user)
+        if code and scope.allows(code):
+            return code
+        for region_code in Region.objects.values_list("code", flat=True):
+            if scope.allows(region_code):
+                return region_code
+        return None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        code = self._region_code(request)
+        qs = super().get_queryset(request)
+        if code is None:
+            return qs.none().using("default")
+        try:
+            alias = content_alias(code)
+        except RegionStorageNotConfigured:
+            return qs.none().using("default")
+        return qs.using(alias).filter(region_code=code)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    region_code_path = "region_code"
+    unrouted_q = Q(region_code="")
+    list_display = ["at", "actor", "action", "object_type", "object_id", "region_code", "source_ip"]
+    list_filter = ["action", "region_code", "object_type"]
+    search_fields = ["actor", "object_id"]
+    date_hierarchy = "at"

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from rtms.models.accounts import AccountMode, ZoomAccount
+from rtms.models.audit import AppendOnlyError, AuditLog
+from rtms.models.inbox import Channel, InboundEvent, InboxStatus
+from rtms.models.meetings import Meeting, MeetingTransition, RtmsStream, StreamTransition
+from rtms.models.transcripts import TranscriptSegment
+
+__all__ = [
+    "AccountMode",
+    "AppendOnlyError",
+    "AuditLog",
+    "Channel",
+    "InboundEvent",
+    "InboxStatus",
+    "Meeting",
+    "MeetingTransition",
+    "RtmsStream",
+    "StreamTransition",
+    "TranscriptSegment",
+    "ZoomAccount",
+]

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    WEBSOCKET = "websocket", "Event WebSocket"
+
+
+class InboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (unknown or irrelevant event)"
+    QUARANTINED = "quarantined", "Quarantined (no region)"
+    FAILED = "failed", "Failed"
+
+
+class InboundEvent(models.Model):
+    """The inbox: one row per Zoom *event*, however many times and channels delivered it.
+
+    ``dedupe_key`` identifies the event, not the delivery; the unique constraint makes the first copy win
+    and later copies only stamp their channel's arrival time and bump ``delivery_count``.
+    """
+
+    dedupe_key = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=100, db_index=True)
+    event_ts = models.BigIntegerField(help_text="Zoom's event_ts, ms since the epoch")
+    payload = models.JSONField()
+    first_channel = models.CharField(max_length=16, choices=Channel.choices)
+    received_at = models.DateTimeField(db_index=True)
+    webhook_received_at = models.DateTimeField(null=True, blank=True)
+    websocket_received_at = models.DateTimeField(null=True, blank=True)
+    delivery_count = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=InboxStatus.choices, default=InboxStatus.PENDING)
+    region = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    meeting = models.ForeignKey(
+        "rtms.Meeting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} @ {self.event_ts}"

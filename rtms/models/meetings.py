@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.db import models
+
+from rtms.lifecycle import MeetingState, RoutingStatus, StreamState
+
+
+class Meeting(models.Model):
+    """One Zoom meeting instance (Zoom's uuid; the numeric id repeats across instances)."""
+
+    zoom_uuid = models.CharField(max_length=128, unique=True)
+    zoom_meeting_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    account = models.ForeignKey("rtms.ZoomAccount", on_delete=models.PROTECT, null=True, blank=True)
+    host_id = models.CharField(max_length=64, blank=True)
+    host_email = models.CharField(max_length=320, blank=True)
+    topic = models.CharField(max_length=300, blank=True)
+    region = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="meetings"
+    )
+    routing_status = models.CharField(
+        max_length=16, choices=RoutingStatus.choices, default=RoutingStatus.PENDING
+    )
+    routing_note = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=MeetingState.choices, default=MeetingState.LIVE)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_seen_live_at = models.DateTimeField(null=True, blank=True)
+    # Last refusal from Zoom when starting RTMS (e.g. 2308/2310), kept for the admin and the reconciler.
+    rtms_start_error_code = models.IntegerField(null=True, blank=True)
+    rtms_start_error = models.CharField(max_length=255, blank=True)
+    rtms_start_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["state", "region"]), models.Index(fields=["routing_status"])]
+
+    def __str__(self) -> str:
+        return f"meeting {self.pk} ({self.zoom_meeting_id or self.zoom_uuid})"
+
+
+class MeetingTransition(models.Model):
+    """Append-only history of Meeting.state."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.PROTECT, related_name="transitions")
+    from_state = models.CharField(max_length=16, choices=MeetingState.choices)
+    to_state = models.CharField(max_length=16, choices=MeetingState.choices)
+    cause = models.CharField(max_length=64)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class RtmsStream(models.Model):
+    rtms_stream_id = models.CharField(max_length=64, unique=True)
+    meeting = models.ForeignKey(Meeting, on_delete=models.PROTECT, related_name="streams")
+    region = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=StreamState.choices, default=StreamState.WANTED)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.IntegerField(
+        null=True, blank=True, help_text="Zoom RTMS_STOP_REASON (zoom-protocol.md §2.4.10)"
+    )
+    server_urls = models.JSONField(default=list, blank=True)
+    # Bumped on every failover (new server_urls for the same stream), so a gateway can tell it must reconnect.
+    server_generation = models.PositiveIntegerField(default=1)
+    zoom_data_centre = models.CharField(max_length=32, blank=True)
+    data_centre_mismatch = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Fencing token: increases on every claim, so a stale holder's writes can be told apart.
+    lease_token = models.PositiveBigIntegerField(default=0)
+    connect_attempts = models.PositiveIntegerField(default=0)
+    restart_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "region"]), models.Index(fields=["lease_expires_at"])]
+
+    def __str__(self) -> str:
+        return f"stream {self.rtms_stream_id}"
+
+
+class StreamTransition(models.Model):
+    """Append-only history of RtmsStream.state."""
+
+    stream = models.ForeignKey(RtmsStream, on_delete=models.PROTECT, related_name="transitions")
+    from_state = models.CharField(max_length=16, choices=StreamState.choices)
+    to_state = models.CharField(max_length=16, choices=StreamState.choices)
+    cause = models.CharField(max_length=64)
+    stop_reason = models.IntegerField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]

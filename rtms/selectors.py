@@ -1,0 +1,69 @@
+"""Reads shaped for callers. Content is read from the owning region's database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from regions.storage import content_alias
+from rtms.models import Meeting, RtmsStream, TranscriptSegment
+
+
+def meeting_list_with_streams() -> QuerySet[Meeting]:
+    return Meeting.objects.select_related("region", "account").prefetch_related("streams").order_by("id")
+
+
+def meeting_get_by_uuid(zoom_uuid: str) -> Meeting:
+    return Meeting.objects.select_related("region").get(zoom_uuid=zoom_uuid)
+
+
+def segment_counts(streams: Iterable[RtmsStream]) -> dict[int, int]:
+    """Segment count per stream id, one query per region database involved."""
+    by_region: dict[str, list[int]] = defaultdict(list)
+    for stream in streams:
+        if stream.region_id is not None:
+            by_region[stream.region.code].append(stream.pk)  # type: ignore[union-attr]
+    counts: dict[int, int] = {}
+    for code, stream_ids in by_region.items():
+        rows = (
+            TranscriptSegment.objects.using(content_alias(code))
+            .filter(region_code=code, stream_id__in=stream_ids)
+            .values("stream_id")
+            .annotate(n=Count("id"))
+        )
+        counts.update({row["stream_id"]: row["n"] for row in rows})
+    return counts
+
+
+def segment_list_for_meeting(meeting: Meeting, *, after_seq: int | None = None) -> list[TranscriptSegment]:
+    """A meeting's segments in order (by stream creation, then seq), read from its region's database.
+    A meeting with no region (quarantined) has no content by construction."""
+    if meeting.region_id is None:
+        return []
+    code = meeting.region.code  # type: ignore[union-attr]
+    stream_order = {
+        pk: i
+        for i, pk in enumerate(meeting.streams.order_by("created_at", "id").values_list("pk", flat=True))
+    }
+    qs = TranscriptSegment.objects.using(content_alias(code)).filter(region_code=code, meeting_id=meeting.pk)
+    if after_seq is not None:
+        qs = qs.filter(seq__gt=after_seq)
+    segments = list(qs)
+    segments.sort(key=lambda s: (stream_order.get(s.stream_id, len(stream_order)), s.stream_id, s.seq))
+    return segments
+
+
+def segment_as_dict(segment: TranscriptSegment) -> dict[str, Any]:
+    return {
+        "stream_id": segment.stream_id,
+        "seq": segment.seq,
+        "speaker_id": segment.speaker_id,
+        "speaker": segment.speaker_name,
+        "text": segment.text,
+        "start_ms": segment.start_ms,
+        "end_ms": segment.end_ms,
+        "language": segment.language,
+    }

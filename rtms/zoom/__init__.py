@@ -1,0 +1,1 @@
+"""Everything Zoom-shaped: protocol types, signatures and stop policy (pure), plus clients."""

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from regions.models import Region
+from regions.storage import content_alias
+from rtms.models import Meeting, RtmsStream, TranscriptSegment
+
+_counter = itertools.count(1)
+
+EU_ALIAS = "region_eu_central"
+
+MakeMeeting = Callable[..., Meeting]
+MakeStream = Callable[..., RtmsStream]
+AddSegments = Callable[[RtmsStream, list[tuple[str, str]]], list[TranscriptSegment]]
+
+
+def _region(code: str, name: str) -> Region:
+    # get_or_create: transactional tests truncate tables, data-migration rows included.
+    region, _ = Region.objects.get_or_create(code=code, defaults={"name": name, "jurisdiction": name})
+    return region
+
+
+@pytest.fixture
+def eu() -> Region:
+    return _region("eu-central", "EU Central")
+
+
+@pytest.fixture
+def us() -> Region:
+    return _region("us-east", "US East")
+
+
+@pytest.fixture
+def make_meeting() -> MakeMeeting:
+    def make(region: Region | None, **fields: Any) -> Meeting:
+        n = next(_counter)
+        defaults: dict[str, Any] = {
+            # Real Zoom uuids carry / + = ; so do ours, to keep the URL-safety promise honest.
+            "zoom_uuid": f"a/b+{n}c==",
+            "zoom_meeting_id": 8_000_000_000 + n,
+            "host_email": f"host{n}@example.com",
+            "topic": f"Meeting {n}",
+            "region": region,
+            "routing_status": "routed" if region else "quarantined",
+        }
+        defaults.update(fields)
+        return Meeting.objects.create(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def make_stream() -> MakeStream:
+    def make(meeting: Meeting, **fields: Any) -> RtmsStream:
+        defaults: dict[str, Any] = {
+            "rtms_stream_id": f"{next(_counter):032x}",
+            "meeting": meeting,
+            "region": meeting.region,
+        }
+        defaults.update(fields)
+        return RtmsStream.objects.create(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def add_segments() -> AddSegments:
+    def add(stream: RtmsStream, texts: list[tuple[str, str]]) -> list[TranscriptSegment]:
+        assert stream.region is not None
+        code = stream.region.code
+        rows = [
+            TranscriptSegment(
+                region_code=code,
+                meeting_id=stream.meeting_id,
+                stream_id=stream.pk,
+                seq=i,
+                speaker_id=100 + i,
+                speaker_name=speaker,
+                text=text,
+                start_ms=1000 * i,
+                end_ms=1000 * i + 900,
+                language=9,
+            )
+            for i, (speaker, text) in enumerate(texts, start=1)
+        ]
+        return TranscriptSegment.objects.using(content_alias(code)).bulk_create(rows)
+
+    return add

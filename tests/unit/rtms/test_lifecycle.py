@@ -1,0 +1,82 @@
+"""The whole state-machine table, pair by pair."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from rtms.lifecycle import (
+    MEETING_ALLOWED_FROM,
+    STREAM_ALLOWED_FROM,
+    STREAM_TERMINAL,
+    MeetingState,
+    Move,
+    StreamState,
+    meeting_move,
+    stream_move,
+)
+
+S = StreamState
+LEGAL_STREAM_MOVES = {
+    (S.WANTED, S.CONNECTING),
+    (S.WANTED, S.STOPPED),
+    (S.WANTED, S.FAILED),
+    (S.CONNECTING, S.CONNECTED),
+    (S.CONNECTING, S.INTERRUPTED),
+    (S.CONNECTING, S.PAUSED),
+    (S.CONNECTING, S.WANTED),
+    (S.CONNECTING, S.STOPPED),
+    (S.CONNECTING, S.FAILED),
+    (S.CONNECTED, S.INTERRUPTED),
+    (S.CONNECTED, S.PAUSED),
+    (S.CONNECTED, S.WANTED),
+    (S.CONNECTED, S.STOPPED),
+    (S.CONNECTED, S.FAILED),
+    (S.INTERRUPTED, S.CONNECTING),
+    (S.INTERRUPTED, S.PAUSED),
+    (S.INTERRUPTED, S.WANTED),
+    (S.INTERRUPTED, S.STOPPED),
+    (S.INTERRUPTED, S.FAILED),
+    (S.PAUSED, S.CONNECTED),
+    (S.PAUSED, S.INTERRUPTED),
+    (S.PAUSED, S.WANTED),
+    (S.PAUSED, S.STOPPED),
+    (S.PAUSED, S.FAILED),
+}
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(StreamState, StreamState)))
+def test_stream_move_matches_the_table_for_every_pair(current: StreamState, target: StreamState) -> None:
+    if current == target:
+        expected = Move.NOOP
+    elif (current, target) in LEGAL_STREAM_MOVES:
+        expected = Move.APPLY
+    else:
+        expected = Move.ILLEGAL
+    assert stream_move(current, target) is expected
+
+
+def test_terminal_stream_states_have_no_way_out() -> None:
+    for terminal in STREAM_TERMINAL:
+        assert all(terminal not in allowed for allowed in STREAM_ALLOWED_FROM.values())
+
+
+def test_the_table_has_no_self_moves() -> None:
+    assert all(target not in allowed for target, allowed in STREAM_ALLOWED_FROM.items())
+    assert all(target not in allowed for target, allowed in MEETING_ALLOWED_FROM.items())
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "expected"),
+    [
+        (MeetingState.LIVE, MeetingState.ENDED, Move.APPLY),
+        (MeetingState.LIVE, MeetingState.LIVE, Move.NOOP),
+        (MeetingState.ENDED, MeetingState.ENDED, Move.NOOP),
+        (MeetingState.ENDED, MeetingState.LIVE, Move.ILLEGAL),
+    ],
+)
+def test_meeting_move_covers_the_whole_table(
+    current: MeetingState, target: MeetingState, expected: Move
+) -> None:
+    assert meeting_move(current, target) is expected
