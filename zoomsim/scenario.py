@@ -1,0 +1,83 @@
+"""JSON scenarios: extra accounts, hosts and scheduled meetings.
+
+{
+  "accounts": [{"account_id", "s2s_client_id", "s2s_client_secret" | "s2s_client_secret_env",
+                "subscription_id", "data_centre", "rtms_plan", "rtms_concurrency_cap",
+                "metrics_rate_per_minute", "domains": ["eu.example.com"]}],
+  "hosts": [{"id", "email", "account", "name"}],
+  "meetings": [{"host_email", "topic", "rtms", "start_offset_s", "end_offset_s", "data_centre",
+                "tracking_fields", "transcript", "segment_interval_ms", "speak_from", "participants",
+                "meeting_uuid", "meeting_id", "type", "duration", "rtms_plan"}]
+}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from typing import Any
+
+from zoomsim.config import AccountConfig, AppCreds
+from zoomsim.sim import Simulator
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def _secret(spec: dict[str, Any], name: str) -> str | None:
+    if spec.get(name):
+        return str(spec[name])
+    env_name = spec.get(name + "_env")
+    return os.environ.get(str(env_name)) if env_name else None
+
+
+def load_file(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario is a JSON object")
+    return data
+
+
+def apply_accounts_and_hosts(sim: Simulator, data: dict[str, Any]) -> None:
+    for spec in data.get("accounts", []):
+        account_id = spec.get("account_id")
+        if not account_id:
+            raise ScenarioError("account_id is required")
+        existing = sim.accounts.get(account_id)
+        if existing is not None:
+            cfg = existing.config
+        else:
+            cid, secret = spec.get("s2s_client_id"), _secret(spec, "s2s_client_secret")
+            if not cid or not secret or not spec.get("subscription_id"):
+                raise ScenarioError(
+                    f"account {account_id}: s2s_client_id, secret and subscription_id required"
+                )
+            cfg = AccountConfig(account_id, AppCreds(str(cid), secret), str(spec["subscription_id"]))
+        cfg = replace(
+            cfg,
+            data_centre=str(spec.get("data_centre", cfg.data_centre)),
+            rtms_plan=bool(spec.get("rtms_plan", cfg.rtms_plan)),
+            rtms_concurrency_cap=spec.get("rtms_concurrency_cap", cfg.rtms_concurrency_cap),
+            metrics_rate_per_minute=spec.get("metrics_rate_per_minute", cfg.metrics_rate_per_minute),
+            domains=tuple(str(d).lower() for d in spec.get("domains", cfg.domains)),
+        )
+        sim.add_account(cfg)
+    for spec in data.get("hosts", []):
+        if not spec.get("email"):
+            raise ScenarioError("host email is required")
+        sim.add_host(str(spec["email"]), spec.get("account"), spec.get("id"), spec.get("name"))
+
+
+def schedule_meetings(sim: Simulator, data: dict[str, Any]) -> None:
+    for spec in data.get("meetings", []):
+        try:
+            m = sim.new_meeting(spec)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from exc
+        end = spec.get("end_offset_s")
+        sim.schedule_meeting(
+            m, float(spec.get("start_offset_s", 0.0)), float(end) if end is not None else None
+        )
