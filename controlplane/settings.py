@@ -239,6 +239,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90, minimum
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT.total_seconds()}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Periodic tasks expire at their period, so a stalled beat or worker never piles them up.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-inbox": {
+        "task": "rtms.sweep_inbox",
+        "schedule": INBOX_SWEEP_INTERVAL.total_seconds(),
+        "options": {"queue": "control", "expires": INBOX_SWEEP_INTERVAL.total_seconds()},
+    },
+}
 CELERY_ENABLE_UTC = True
 
 # --- Logging: structured event names with ids as fields, one JSON object per line ------------------

@@ -4,10 +4,12 @@ from django.contrib import admin
 from django.urls import path
 
 from controlplane import health
+from rtms.webhook import zoom_webhook
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
+    path("zoom/webhook", zoom_webhook, name="zoom-webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -19,6 +19,13 @@ os.environ.setdefault(
 )
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("ZOOM_ACCOUNT_ID", "test-account")
+# Two separate Zoom apps, as in production; zoomsim in the tests is configured with the same values.
+os.environ.setdefault("ZOOM_CLIENT_ID", "test-rtms-client-id")
+os.environ.setdefault("ZOOM_CLIENT_SECRET", "test-rtms-client-secret")
+os.environ.setdefault("ZOOM_WEBHOOK_SECRET_TOKEN", "test-webhook-secret-token")
+os.environ.setdefault("ZOOM_S2S_CLIENT_ID", "test-s2s-client-id")
+os.environ.setdefault("ZOOM_S2S_CLIENT_SECRET", "test-s2s-client-secret")
+os.environ.setdefault("ZOOM_EVENT_SUBSCRIPTION_ID", "test-subscription")
 os.environ.setdefault("DOTENV_PATH", "/nonexistent/.env")  # a developer's .env must not leak into tests
 
 from controlplane.settings import *  # noqa: E402,F403

@@ -40,6 +40,7 @@ class InboundEvent(models.Model):
         "rtms.Meeting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True)
 

@@ -29,6 +29,7 @@ class Meeting(models.Model):
     rtms_start_error_code = models.IntegerField(null=True, blank=True)
     rtms_start_error = models.CharField(max_length=255, blank=True)
     rtms_start_requested_at = models.DateTimeField(null=True, blank=True)
+    rtms_start_called_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,6 +69,8 @@ class RtmsStream(models.Model):
     server_urls = models.JSONField(default=list, blank=True)
     # Bumped on every failover (new server_urls for the same stream), so a gateway can tell it must reconnect.
     server_generation = models.PositiveIntegerField(default=1)
+    # event_ts of the rtms_started that set server_urls: an older copy arriving late never rolls them back.
+    server_urls_event_ts = models.BigIntegerField(default=0)
     zoom_data_centre = models.CharField(max_length=32, blank=True)
     data_centre_mismatch = models.BooleanField(default=False)
     lease_owner = models.CharField(max_length=128, blank=True)

@@ -513,7 +513,7 @@ class MeetingStarted:
     host_email: str | None = field(repr=False)
     topic: str = field(repr=False)
     start_time: datetime | None
-    tracking_fields: tuple[TrackingField, ...] = field(default=(), repr=False)
+    tracking_fields: tuple[TrackingField, ...] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,7 +528,7 @@ class MeetingEnded:
     topic: str = field(repr=False)
     start_time: datetime | None
     end_time: datetime | None
-    tracking_fields: tuple[TrackingField, ...] = field(default=(), repr=False)
+    tracking_fields: tuple[TrackingField, ...] | None = field(default=None, repr=False)
 
 
 # zoom-protocol.md §4.6 (RTMS payloads are flat, not under `object`). For webinars `meeting_uuid`
@@ -611,10 +611,11 @@ _RTMS_PRODUCTS: Final[Mapping[str, tuple[Product, str, str]]] = {
 }
 
 
-def _tracking_fields(obj: Mapping[str, object], where: str) -> tuple[TrackingField, ...]:
+def _tracking_fields(obj: Mapping[str, object], where: str) -> tuple[TrackingField, ...] | None:
+    # None means "the event did not say", which residency routing must tell apart from "none set".
     raw = obj.get("tracking_fields")
     if raw is None:
-        return ()
+        return None
     if not isinstance(raw, list):
         raise ProtocolError(f"{where}.tracking_fields: expected a list")
     if len(raw) > 100:

@@ -26,7 +26,12 @@ def _variables_read() -> set[str]:
 
 
 def test_the_scan_finds_the_contract_variables() -> None:
-    assert {"DATABASE_URL", "REGION_DATABASES", "ZOOM_S2S_CLIENT_SECRET", "RECONCILE_INTERVAL_SECONDS"} <= _variables_read()
+    assert {
+        "DATABASE_URL",
+        "REGION_DATABASES",
+        "ZOOM_S2S_CLIENT_SECRET",
+        "RECONCILE_INTERVAL_SECONDS",
+    } <= _variables_read()
 
 
 def test_every_variable_is_in_env_example() -> None:

@@ -31,11 +31,18 @@ class Command(BaseCommand):
             region = Region.objects.get(code=code)
             ResidencyRule.objects.update_or_create(
                 position=position,
-                defaults={"field": RuleField.HOST_EMAIL_DOMAIN, "value": domain, "region": region, "note": "demo"},
+                defaults={
+                    "field": RuleField.HOST_EMAIL_DOMAIN,
+                    "value": domain,
+                    "region": region,
+                    "note": "demo",
+                },
             )
         region_groups_sync()
         password = options["password"]
-        admin, _ = User.objects.get_or_create(username="demo", defaults={"is_staff": True, "is_superuser": True})
+        admin, _ = User.objects.get_or_create(
+            username="demo", defaults={"is_staff": True, "is_superuser": True}
+        )
         admin.set_password(password)
         admin.save()
         officer, _ = User.objects.get_or_create(username="eu-officer", defaults={"is_staff": True})

@@ -189,6 +189,12 @@ def test_parse_event_accepts_integer_meeting_id_and_optional_fields() -> None:
     assert event.tracking_fields == (TrackingField("region", "eu"), TrackingField("cost-centre", ""))
 
 
+def test_meeting_event_without_tracking_fields_says_unknown_not_empty() -> None:
+    event = parse_event(meeting_started())
+    assert isinstance(event, MeetingStarted)
+    assert event.tracking_fields is None
+
+
 def test_meeting_started_repr_leaves_out_personal_data() -> None:
     event = parse_event(meeting_started(host_email="host@example.com", topic="Salary talk"))
     assert "host@example.com" not in repr(event) and "Salary" not in repr(event)

@@ -1,0 +1,79 @@
+"""The inbox: every Zoom event, from either channel, stored once under its dedupe key.
+
+The first copy to arrive inserts the row; later copies only stamp their channel's first arrival and bump
+``delivery_count``. One INSERT ... ON CONFLICT makes that atomic, so concurrent deliveries of the same
+event (webhook retry racing the WebSocket copy) can never both count as first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from controlplane.clock import SYSTEM_CLOCK, Clock
+from rtms import metrics
+from rtms.models import Channel, InboxStatus
+from rtms.zoom.protocol import UnknownEvent, ZoomEvent, dedupe_key
+
+logger = logging.getLogger(__name__)
+
+_ARRIVAL_COLUMN = {Channel.WEBHOOK: "webhook_received_at", Channel.WEBSOCKET: "websocket_received_at"}
+
+_UPSERT = """
+INSERT INTO rtms_inboundevent
+    (dedupe_key, event_type, event_ts, payload, first_channel, received_at, {column},
+     delivery_count, status, attempts, error)
+VALUES (%(key)s, %(type)s, %(ts)s, %(payload)s::jsonb, %(channel)s, %(now)s, %(now)s, 1, %(status)s, 0, '')
+ON CONFLICT (dedupe_key) DO UPDATE
+   SET {column} = COALESCE(rtms_inboundevent.{column}, EXCLUDED.{column}),
+       delivery_count = rtms_inboundevent.delivery_count + 1
+RETURNING id, (xmax = 0) AS inserted, received_at, first_channel, status
+"""
+
+
+@dataclass(frozen=True)
+class Received:
+    event_id: int
+    first: bool
+    status: str
+
+
+def inbox_receive(
+    *, event: ZoomEvent, body: dict[str, object], channel: Channel, clock: Clock = SYSTEM_CLOCK
+) -> Received:
+    """Store one delivery. Unknown event types are stored as ``ignored``: kept, never applied."""
+    now: datetime = clock.now()
+    status = InboxStatus.IGNORED if isinstance(event, UnknownEvent) else InboxStatus.PENDING
+    params: dict[str, str | int | datetime] = {
+        "key": dedupe_key(event, body),
+        "type": event.event[:100],
+        "ts": event.event_ts,
+        "payload": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "channel": channel.value,
+        "now": now,
+        "status": status.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT.format(column=_ARRIVAL_COLUMN[channel]), params)
+        event_id, inserted, first_at, first_channel, current_status = cursor.fetchone()
+    metrics.DELIVERIES.labels(channel.value).inc()
+    if inserted:
+        metrics.FIRST_CHANNEL.labels(channel.value).inc()
+    else:
+        metrics.DUPLICATES.labels(channel.value).inc()
+        if first_channel != channel.value:
+            metrics.CHANNEL_LAG.labels(channel.value).observe(max(0.0, (now - first_at).total_seconds()))
+    logger.info(
+        "inbox.received",
+        extra={
+            "event_id": event_id,
+            "event_type": params["type"],
+            "channel": channel.value,
+            "first": inserted,
+        },
+    )
+    return Received(event_id=event_id, first=bool(inserted), status=current_status)

@@ -1,0 +1,49 @@
+"""Shared by both channels: parse a Zoom event body, store it in the inbox, enqueue its processing after
+commit. The webhook view and the event-subscription client differ only in how they authenticate."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from controlplane.clock import SYSTEM_CLOCK, Clock
+from rtms.inbox import Received, inbox_receive
+from rtms.models import Channel, InboxStatus
+from rtms.zoom.protocol import ProtocolError, UrlValidation, ZoomEvent, parse_event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    event: ZoomEvent
+    received: Received | None  # None for events that are answered, not stored (url validation)
+
+
+def enqueue_route(event_id: int) -> None:
+    """Hand the event to a worker. A broker that is down must not fail the delivery: the row is committed
+    and the inbox sweeper re-enqueues whatever is still pending."""
+    from rtms.tasks import route_event
+
+    try:
+        route_event.apply_async(kwargs={"event_id": event_id})
+    except Exception as exc:  # any broker failure; the sweeper is the safety net
+        logger.warning("inbox.enqueue_failed", extra={"event_id": event_id, "error": type(exc).__name__})
+
+
+def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> Ingested:
+    """Raises ProtocolError for a body that is not a well-formed Zoom event."""
+    event = parse_event(body)
+    if isinstance(event, UrlValidation):
+        return Ingested(event=event, received=None)
+    assert isinstance(body, dict)  # parse_event accepted it, so it is an object
+    with transaction.atomic():
+        received = inbox_receive(event=event, body=body, channel=channel, clock=clock)
+        if received.first and received.status == InboxStatus.PENDING:
+            transaction.on_commit(lambda: enqueue_route(received.event_id))
+    return Ingested(event=event, received=received)
+
+
+__all__ = ["Ingested", "ProtocolError", "enqueue_route", "ingest"]

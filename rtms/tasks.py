@@ -1,0 +1,80 @@
+"""Thin Celery adapters over rtms/processing.py and rtms/rtms_start.py (names are stable contracts).
+
+Arguments are ids only (never personal data). Transient Zoom or database trouble is retried with capped,
+jittered back-off and a bound; a permanent failure is recorded on the inbox row or the meeting and stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import DatabaseError
+
+from rtms import processing, rtms_start
+from rtms.inbox_sweep import inbox_mark_failed, inbox_sweep
+from rtms.zoom.api import ZoomRateLimited, ZoomUnavailable
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = (ZoomUnavailable, ZoomRateLimited, DatabaseError)
+MAX_RETRIES = 8
+
+
+def _backoff(retries: int, *, cap_s: float = 60.0) -> float:
+    return random.uniform(0, min(cap_s, 2.0 ** (retries + 1)))
+
+
+def _retry_or_fail(task: Task[Any, Any], exc: Exception, *, on_give_up: Any) -> None:
+    if task.request.retries >= MAX_RETRIES:
+        on_give_up(exc)
+        return
+    countdown = _backoff(task.request.retries)
+    if isinstance(exc, ZoomRateLimited) and exc.retry_after:
+        countdown = max(countdown, min(exc.retry_after, 300.0))
+    raise task.retry(exc=exc, countdown=countdown)
+
+
+_COMMON: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "max_retries": MAX_RETRIES,
+    "time_limit": 60,
+    "soft_time_limit": 45,
+}
+
+
+@shared_task(name="rtms.route_event", **_COMMON)
+def route_event(self: Task[Any, Any], *, event_id: int) -> str:
+    try:
+        return processing.event_route(event_id).status
+    except TRANSIENT as exc:
+        _retry_or_fail(self, exc, on_give_up=lambda e: inbox_mark_failed(event_id, e))
+        return "failed"
+
+
+@shared_task(name="rtms.apply_event", **_COMMON)
+def apply_event(self: Task[Any, Any], *, event_id: int) -> str:
+    try:
+        return processing.event_apply(event_id)
+    except TRANSIENT as exc:
+        _retry_or_fail(self, exc, on_give_up=lambda e: inbox_mark_failed(event_id, e))
+        return "failed"
+
+
+@shared_task(name="rtms.start_rtms", **_COMMON)
+def start_rtms(self: Task[Any, Any], *, meeting_id: int) -> str:
+    try:
+        return rtms_start.meeting_rtms_start(meeting_id)
+    except TRANSIENT as exc:
+        _retry_or_fail(self, exc, on_give_up=lambda e: rtms_start.meeting_rtms_start_failed(meeting_id, e))
+        return "failed"
+
+
+@shared_task(name="rtms.sweep_inbox", acks_late=True, time_limit=60, soft_time_limit=45)
+def sweep_inbox() -> int:
+    return inbox_sweep(older_than=settings.INBOX_SWEEP_AFTER)

@@ -1,0 +1,225 @@
+"""Routing and applying inbox events, with zoomsim as the Zoom API (tasks called as functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from regions.models import Region, ResidencyRule
+from rtms.inbox_sweep import inbox_sweep
+from rtms.ingest import ingest
+from rtms.models import Channel, InboundEvent, Meeting, RtmsStream, ZoomAccount
+from rtms.processing import event_apply, event_route, requeue_quarantined
+from rtms.rtms_start import meeting_rtms_start
+from tests.integration.conftest import event_body, meeting_payload
+from zoomsim.testing import SimServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account() -> ZoomAccount:
+    # get_or_create: transactional tests elsewhere truncate the row that migrate created.
+    acc, _ = ZoomAccount.objects.get_or_create(zoom_account_id="test-account", defaults={"mode": "api"})
+    return acc
+
+
+@pytest.fixture
+def rules(eu: Region, us: Region) -> None:
+    Region.objects.filter(pk=eu.pk).update(zoom_data_centres=["fra", "ams"])
+    ResidencyRule.objects.create(position=10, field="host_email_domain", value="eu.example.com", region=eu)
+    ResidencyRule.objects.create(position=20, field="host_email_domain", value="us.example.com", region=us)
+
+
+def deliver(body: dict[str, Any], channel: Channel = Channel.WEBHOOK) -> int:
+    result = ingest(body, channel=channel)
+    assert result.received is not None
+    return result.received.event_id
+
+
+def process(event_id: int) -> str:
+    routed = event_route(event_id)
+    if routed.status != "routed":
+        return routed.status
+    return event_apply(event_id)
+
+
+def rtms_started(uuid: str, stream: str, urls: str, ts: int) -> dict[str, Any]:
+    return event_body(
+        "meeting.rtms_started",
+        {"meeting_uuid": uuid, "operator_id": "op", "rtms_stream_id": stream, "server_urls": urls},
+        event_ts=ts,
+    )
+
+
+def rtms_stopped(uuid: str, stream: str, reason: int, ts: int) -> dict[str, Any]:
+    return event_body(
+        "meeting.rtms_stopped",
+        {"meeting_uuid": uuid, "rtms_stream_id": stream, "stop_reason": reason},
+        event_ts=ts,
+    )
+
+
+def patch_calls(sim: SimServer) -> list[dict[str, Any]]:
+    return [e for e in sim.client.ledger(kind="rest.call") if "rtms_app/status" in str(e.get("path", ""))]
+
+
+def test_meeting_started_is_routed_by_host_domain_and_starts_rtms_exactly_once(
+    sim: SimServer, account: ZoomAccount, rules: None
+) -> None:
+    created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
+    uuid, meeting_id = created["meeting_uuid"], int(created["meeting_id"])
+    body = event_body("meeting.started", meeting_payload(uuid, meeting_id), event_ts=1)
+    first = deliver(body)
+    assert deliver(body, Channel.WEBSOCKET) == first  # the same event over the other channel
+    assert process(first) == "meeting_started"
+    assert process(first) == "skipped"  # a redelivered task
+    # A second, distinct copy of meeting.started (new event_ts) must not start RTMS again.
+    assert process(deliver(event_body("meeting.started", meeting_payload(uuid, meeting_id), event_ts=2))) == (
+        "meeting_started"
+    )
+    meeting = Meeting.objects.get(zoom_uuid=uuid)
+    assert meeting.region is not None and meeting.region.code == "eu-central"
+    assert meeting.routing_status == "routed" and meeting.state == "live"
+    assert meeting.rtms_start_requested_at is not None
+    assert meeting_rtms_start(meeting.pk) == "called"
+    assert meeting_rtms_start(meeting.pk) == "already_called"
+    assert len(patch_calls(sim)) == 1
+
+
+def test_zoom_refusing_the_start_is_recorded_on_the_meeting(
+    account: ZoomAccount, rules: None, sim: SimServer
+) -> None:
+    # Zoom does not know this meeting (it is not live there): 404 / 3001 is recorded, not retried.
+    event_id = deliver(event_body("meeting.started", meeting_payload("ghost==", 99999999999)))
+    process(event_id)
+    meeting = Meeting.objects.get(zoom_uuid="ghost==")
+    assert meeting_rtms_start(meeting.pk) == "refused"
+    meeting.refresh_from_db()
+    assert meeting.rtms_start_error_code == 3001 and meeting.rtms_start_called_at is None
+
+
+def test_auto_start_accounts_never_call_the_start_api(account: ZoomAccount, rules: None) -> None:
+    ZoomAccount.objects.filter(pk=account.pk).update(mode="auto")
+    process(deliver(event_body("meeting.started", meeting_payload("auto==", 81000000001))))
+    assert Meeting.objects.get(zoom_uuid="auto==").rtms_start_requested_at is None
+
+
+def test_rtms_started_makes_a_wanted_stream_with_its_data_centre(account: ZoomAccount, rules: None) -> None:
+    process(deliver(event_body("meeting.started", meeting_payload("dc==", 81000000002))))
+    process(deliver(rtms_started("dc==", "s" * 32, "wss://rtms-fra1.zoom.us/a", ts=10)))
+    stream = RtmsStream.objects.get(rtms_stream_id="s" * 32)
+    assert stream.state == "wanted" and stream.server_urls == ["wss://rtms-fra1.zoom.us/a"]
+    assert stream.region is not None and stream.region.code == "eu-central"
+    assert stream.zoom_data_centre == "fra1" and not stream.data_centre_mismatch
+
+
+def test_a_stream_served_from_another_jurisdictions_data_centre_is_flagged(
+    account: ZoomAccount, rules: None
+) -> None:
+    process(deliver(event_body("meeting.started", meeting_payload("dc2==", 81000000003))))
+    process(deliver(rtms_started("dc2==", "t" * 32, "wss://rtms-sjc1.zoom.us/a", ts=10)))
+    assert RtmsStream.objects.get(rtms_stream_id="t" * 32).data_centre_mismatch
+
+
+def test_failover_moves_to_new_urls_and_a_late_old_copy_never_rolls_back(
+    account: ZoomAccount, rules: None
+) -> None:
+    process(deliver(event_body("meeting.started", meeting_payload("fo==", 81000000004))))
+    stream_id = "f" * 32
+    assert process(deliver(rtms_started("fo==", stream_id, "wss://rtms-fra1.zoom.us/1", ts=10))) == "created"
+    RtmsStream.objects.filter(rtms_stream_id=stream_id).update(state="connected")
+    assert process(deliver(rtms_started("fo==", stream_id, "wss://rtms-fra1.zoom.us/2", ts=20))) == "failover"
+    stream = RtmsStream.objects.get(rtms_stream_id=stream_id)
+    assert stream.state == "wanted" and stream.server_generation == 2
+    assert stream.server_urls == ["wss://rtms-fra1.zoom.us/2"]
+    # The same failover delivered again, and an old copy arriving late: neither changes anything.
+    assert (
+        process(deliver(rtms_started("fo==", stream_id, "wss://rtms-fra1.zoom.us/2", ts=21))) == "duplicate"
+    )
+    assert process(deliver(rtms_started("fo==", stream_id, "wss://rtms-fra1.zoom.us/1", ts=5))) == "duplicate"
+    stream.refresh_from_db()
+    assert stream.server_urls == ["wss://rtms-fra1.zoom.us/2"] and stream.server_generation == 2
+
+
+def test_a_stop_for_an_unseen_stream_is_kept_and_a_late_start_cannot_revive_it(
+    account: ZoomAccount, rules: None
+) -> None:
+    process(deliver(event_body("meeting.started", meeting_payload("late==", 81000000005))))
+    stream_id = "9" * 32
+    assert process(deliver(rtms_stopped("late==", stream_id, 1, ts=20))) == "stopped"
+    assert process(deliver(rtms_started("late==", stream_id, "wss://rtms-fra1.zoom.us/x", ts=10))) == (
+        "ignored_terminal"
+    )
+    stream = RtmsStream.objects.get(rtms_stream_id=stream_id)
+    assert (stream.state, stream.stop_reason) == ("stopped", 1)
+
+
+def test_interrupt_and_stop_follow_the_stored_stream_even_after_rules_change(
+    account: ZoomAccount, rules: None
+) -> None:
+    process(deliver(event_body("meeting.started", meeting_payload("keep==", 81000000006))))
+    process(deliver(rtms_started("keep==", "k" * 32, "wss://rtms-fra1.zoom.us/x", ts=10)))
+    RtmsStream.objects.filter(rtms_stream_id="k" * 32).update(state="connected")
+    ResidencyRule.objects.all().delete()
+    interrupted = deliver(
+        event_body(
+            "meeting.rtms_interrupted", {"meeting_uuid": "keep==", "rtms_stream_id": "k" * 32}, event_ts=20
+        )
+    )
+    assert process(interrupted) == "interrupted"
+    assert InboundEvent.objects.get(pk=interrupted).region.code == "eu-central"  # type: ignore[union-attr]
+    assert process(deliver(rtms_stopped("keep==", "k" * 32, 13, ts=30))) == "stopped"
+
+
+def test_meeting_ended_ends_the_meeting_and_closes_its_streams(account: ZoomAccount, rules: None) -> None:
+    payload = meeting_payload("end==", 81000000007)
+    process(deliver(event_body("meeting.started", payload, event_ts=1)))
+    process(deliver(rtms_started("end==", "e" * 32, "wss://rtms-fra1.zoom.us/x", ts=2)))
+    payload["object"]["end_time"] = "2026-11-20T11:00:00Z"
+    assert process(deliver(event_body("meeting.ended", payload, event_ts=3))) == "meeting_ended"
+    meeting = Meeting.objects.get(zoom_uuid="end==")
+    assert meeting.state == "ended" and meeting.ended_at is not None and meeting.ended_at.hour == 11
+    stream = RtmsStream.objects.get(rtms_stream_id="e" * 32)
+    assert (stream.state, stream.stop_reason) == ("stopped", 6)
+
+
+def test_an_unmatched_meeting_is_quarantined_then_rerouted_once_a_rule_exists(
+    account: ZoomAccount, eu: Region
+) -> None:
+    event_id = deliver(
+        event_body("meeting.started", meeting_payload("q==", 81000000008, host_email="x@else.org"))
+    )
+    assert process(event_id) == "quarantined"
+    meeting = Meeting.objects.get(zoom_uuid="q==")
+    assert meeting.region is None and meeting.routing_status == "quarantined"
+    assert InboundEvent.objects.get(pk=event_id).status == "quarantined"
+    assert event_apply(event_id) == "skipped"  # never processed outside a region
+
+    ResidencyRule.objects.create(position=1, field="host_email_domain", value="else.org", region=eu)
+    assert requeue_quarantined(meeting) == 1
+    assert process(event_id) == "meeting_started"
+    meeting.refresh_from_db()
+    assert meeting.region == eu and meeting.routing_status == "routed"
+
+
+def test_a_meeting_is_routed_the_same_whichever_channel_brings_it(account: ZoomAccount, rules: None) -> None:
+    process(
+        deliver(event_body("meeting.started", meeting_payload("via-ws==", 81000000009)), Channel.WEBSOCKET)
+    )
+    process(deliver(event_body("meeting.started", meeting_payload("via-wh==", 81000000010)), Channel.WEBHOOK))
+    regions = {m.zoom_uuid: m.region.code for m in Meeting.objects.filter(zoom_uuid__startswith="via-")}  # type: ignore[union-attr]
+    assert regions == {"via-ws==": "eu-central", "via-wh==": "eu-central"}
+
+
+def test_the_sweeper_requeues_rows_left_pending(account: ZoomAccount, rules: None) -> None:
+    from datetime import timedelta
+
+    event_id = deliver(event_body("meeting.started", meeting_payload("stuck==", 81000000011)))
+    InboundEvent.objects.filter(pk=event_id).update(
+        received_at=InboundEvent.objects.get(pk=event_id).received_at - timedelta(minutes=5)
+    )
+    assert inbox_sweep(older_than=timedelta(seconds=10)) == 1
+    process(event_id)
+    assert inbox_sweep(older_than=timedelta(seconds=10)) == 0
