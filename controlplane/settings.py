@@ -95,19 +95,29 @@ ZOOM_ACCOUNT_ID = env_str("ZOOM_ACCOUNT_ID", "")
 # --- Storage ---------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtms")
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+# Under ASGI every request's sync code may run on a fresh thread, so persistent connections
+# (CONN_MAX_AGE > 0) pile up until PostgreSQL refuses more (Django ticket #33497). The default is a
+# per-process psycopg pool instead; DB_POOL_MAX_SIZE=0 turns it off (then DB_CONN_MAX_AGE applies).
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10, minimum=0)
+DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+if DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE:
+    raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 while DB_POOL_MAX_SIZE is set (pooled connections)")
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
 
 
 def _database(url: str, variable: str) -> dict[str, object]:
     try:
-        config = dict(dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True))
+        config = dict(
+            dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=not DB_POOL_MAX_SIZE)
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"{variable}: {exc}") from None
     if config.get("ENGINE") != "django.db.backends.postgresql":
         raise ImproperlyConfigured(f"{variable} must be a PostgreSQL URL (postgres://...)")
     options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
     options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    if DB_POOL_MAX_SIZE:
+        options["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_CONNECT_TIMEOUT}
     config["OPTIONS"] = options
     return config
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from regions.access import scope_for
+from regions.access import QUARANTINE_GROUP, scope_for
 from regions.admin_scoping import ReadOnlyAdminMixin, RegionScopedAdmin
 from regions.models import Region
 from regions.storage import RegionStorageNotConfigured, content_alias
@@ -68,6 +68,44 @@ class MeetingTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type:
     extra = 0
 
 
+def _may_reroute(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(
+        user.is_authenticated
+        and (getattr(user, "is_superuser", False) or user.groups.filter(name=QUARANTINE_GROUP).exists())
+    )
+
+
+@admin.action(description="Re-route quarantined events (after adding a residency rule)")
+def reroute_quarantined(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    from rtms.processing import requeue_quarantined
+    from rtms.services import audit_record
+
+    if not _may_reroute(request):
+        modeladmin.message_user(request, "Only the quarantine group may re-route.", messages.ERROR)
+        return
+    meetings = (
+        Meeting.objects.filter(pk__in=queryset.values("meeting_id"))
+        if queryset.model is InboundEvent
+        else queryset
+    )
+    total = 0
+    for meeting in meetings.filter(region__isnull=True):
+        count = requeue_quarantined(meeting)
+        total += count
+        audit_record(
+            actor=request.user.get_username(),
+            action="inbox.reroute",
+            object_type="meeting",
+            object_id=meeting.pk,
+            source_ip=request.META.get("REMOTE_ADDR"),
+            detail={"events": count},
+        )
+    modeladmin.message_user(
+        request, f"{total} quarantined event(s) sent back through routing.", messages.SUCCESS
+    )
+
+
 @admin.register(Meeting)
 class MeetingAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     list_display = [
@@ -87,6 +125,7 @@ class MeetingAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     date_hierarchy = "started_at"
     list_select_related = ["region"]
     inlines = [StreamInline, MeetingTransitionInline]
+    actions = [reroute_quarantined]
 
 
 class StreamTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
@@ -151,6 +190,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     list_filter = ["status", "event_type", "first_channel", "region"]
     search_fields = ["dedupe_key"]
     date_hierarchy = "received_at"
+    actions = [reroute_quarantined]
 
 
 class SegmentRegionFilter(admin.SimpleListFilter):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -31,10 +32,22 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+_SECRET_NAMES_TTL_S = 10.0
+_secret_names: tuple[float, frozenset[str]] = (-_SECRET_NAMES_TTL_S, frozenset())
+
+
 def webhook_secrets() -> list[str]:
-    """The secret tokens of every active account's RTMS app (accounts may share one app)."""
-    names = set(ZoomAccount.objects.filter(active=True).values_list("webhook_secret_token_env", flat=True))
-    names.add("ZOOM_WEBHOOK_SECRET_TOKEN")
+    """The secret tokens of every active account's RTMS app (accounts may share one app).
+
+    Which variables to read is configuration, cached for a few seconds so the hot path does not query
+    the accounts table on every delivery; the values are always read from the environment."""
+    global _secret_names
+    fetched_at, names = _secret_names
+    if time.monotonic() - fetched_at > _SECRET_NAMES_TTL_S:
+        names = frozenset(
+            ZoomAccount.objects.filter(active=True).values_list("webhook_secret_token_env", flat=True)
+        ) | {"ZOOM_WEBHOOK_SECRET_TOKEN"}
+        _secret_names = (time.monotonic(), names)
     return sorted({value for name in names if (value := os.environ.get(name, "").strip())})
 
 

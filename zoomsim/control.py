@@ -11,7 +11,13 @@ from aiohttp import web
 
 from zoomsim.clock import monotonic
 from zoomsim.faults import FaultError
-from zoomsim.scenario import ScenarioError, apply_accounts_and_hosts, load_file, schedule_meetings
+from zoomsim.scenario import (
+    ScenarioError,
+    apply_accounts_and_hosts,
+    load_file,
+    schedule_meetings,
+    set_lookup_rates,
+)
 from zoomsim.sim import SIM_KEY, Simulator
 from zoomsim.state import Meeting
 
@@ -284,6 +290,18 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
+async def rate_limits(request: web.Request) -> web.Response:
+    """GET: the lookup endpoints' per-second limits. POST {"meeting_get_per_second"?, "user_get_per_second"?}
+    changes them (counters are kept)."""
+    sim = _sim(request)
+    if request.method == "POST":
+        try:
+            set_lookup_rates(sim, await _body(request))
+        except ScenarioError as exc:
+            return _error(400, str(exc))
+    return web.json_response(sim.lookup_rates)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -304,6 +322,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sim/faults/rest", add_rest_fault)
     r.add_post("/_sim/faults/ws_down", ws_down)
     r.add_post("/_sim/tokens/expire", expire_tokens)
+    r.add_get("/_sim/rate_limits", rate_limits)
+    r.add_post("/_sim/rate_limits", rate_limits)
     r.add_get("/_sim/ledger", ledger)
     r.add_post("/_sim/reset", reset)
     r.add_post("/_sim/webhook", set_webhook)

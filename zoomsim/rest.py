@@ -10,15 +10,16 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from zoomsim import ids
 from zoomsim.clock import iso_z, monotonic, utcnow
 from zoomsim.oauth import APP_SCOPES, S2S_SCOPES, OAuthError, Token
-from zoomsim.ratelimit import Verdict
+from zoomsim.ratelimit import RateLimiter, Verdict
 from zoomsim.sim import SIM_KEY, SimError, Simulator
-from zoomsim.state import Meeting
+from zoomsim.state import Host, Meeting
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -400,6 +401,102 @@ async def rtms_app_status(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# ---- GET /v2/meetings/{meetingId} and GET /v2/users/{userId} ------------------------------------
+
+
+def _lookup_auth(
+    request: web.Request, limiter: RateLimiter, rate_key: str, category: str
+) -> tuple[str, dict[str, str]]:
+    """Authenticate and apply the per-account limit: the account id and the success's X-RateLimit-*."""
+    sim = sim_of(request)
+    token = authenticate(request)
+    verdict = limiter.check(token.account_id, sim.lookup_rates[rate_key])
+    if not verdict.allowed:
+        raise rate_limited(category, verdict)
+    return token.account_id, {
+        "X-RateLimit-Category": category,
+        "X-RateLimit-Type": "QPS",
+        "X-RateLimit-Limit": str(verdict.limit),
+        "X-RateLimit-Remaining": str(verdict.remaining),
+    }
+
+
+MEETINGS_PREFIX = "/v2/meetings/"
+
+
+async def get_meeting(request: web.Request) -> web.Response:
+    """Zoom's "Get a meeting" (Light). The path names a meeting number, or a UUID encoded once or
+    twice (Zoom's rule for UUIDs that start with '/' or contain '//')."""
+    sim = sim_of(request)
+    account_id, headers = _lookup_auth(request, sim.meeting_get_limiter, "meeting_get_per_second", "Light")
+    raw = request.rel_url.raw_path[len(MEETINGS_PREFIX) :]
+    if not raw or "/" in raw:  # a literal '/' is a sub-resource zoomsim does not serve
+        raise RestError(404, {"code": 404, "message": "Not Found"}, reason="no_route")
+    once = unquote(raw)
+    meeting = None
+    for key in dict.fromkeys((raw, once, unquote(once))):
+        meeting = sim.account_meeting(key, account_id)
+        if meeting is not None:
+            break
+    if meeting is None:
+        raise RestError(
+            404, {"code": 3001, "message": f"Meeting does not exist: {once}."}, reason="not_found"
+        )
+    request[LEDGER]["meeting_uuid"] = meeting.uuid
+    start = meeting.start_time or meeting.created_at
+    body = {
+        "uuid": meeting.uuid,
+        "id": meeting.id,
+        "host_id": meeting.host.id,
+        "host_email": meeting.host.email,
+        "assistant_id": "",
+        "topic": meeting.topic,
+        "type": meeting.type,
+        # Zoom's enum has only these two: an ended meeting is "waiting" again.
+        "status": "started" if meeting.state == "live" else "waiting",
+        "start_time": iso_z(start),
+        "duration": meeting.duration,
+        "timezone": meeting.host.timezone,
+        "agenda": "",
+        "created_at": iso_z(meeting.created_at),
+        "join_url": f"{sim.base_url}/j/{meeting.id}",
+        "pre_schedule": False,
+        "tracking_fields": [{"field": t["field"], "value": t["value"]} for t in meeting.tracking_fields],
+    }
+    return _json(200, body, headers=headers)
+
+
+_USER_TYPES = {"Basic": 1, "Licensed": 2}
+
+
+async def get_user(request: web.Request) -> web.Response:
+    """Zoom's "Get a user" (Medium): a user id, an e-mail, or `me` (the account's first user)."""
+    sim = sim_of(request)
+    account_id, headers = _lookup_auth(request, sim.user_get_limiter, "user_get_per_second", "Medium")
+    key = request.match_info["user_id"]
+    host: Host | None
+    if key == "me":
+        host = next(iter(sim.accounts[account_id].hosts.values()), None)
+    else:
+        host = sim.account_host(key, account_id)
+    if host is None:
+        raise RestError(404, {"code": 1001, "message": f"User does not exist: {key}."}, reason="not_found")
+    request[LEDGER]["user_id"] = host.id
+    first, _, last = host.name.partition(" ")
+    body = {
+        "id": host.id,
+        "email": host.email,
+        "first_name": first,
+        "last_name": last,
+        "display_name": host.name,
+        "type": _USER_TYPES.get(host.user_type, 2),
+        "account_id": host.account_id,
+        "timezone": host.timezone,
+        "status": "active",
+    }
+    return _json(200, body, headers=headers)
+
+
 async def v2_not_found(request: web.Request) -> web.Response:
     raise RestError(404, {"code": 404, "message": "Not Found"}, reason="no_route")
 
@@ -408,4 +505,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/oauth/token", oauth_token)
     app.router.add_get("/v2/metrics/meetings", metrics_meetings)
     app.router.add_patch("/v2/live_meetings/{meeting_id}/rtms_app/status", rtms_app_status)
+    app.router.add_get("/v2/meetings/{meeting_id:.+}", get_meeting)
+    app.router.add_get("/v2/users/{user_id}", get_user)
     app.router.add_route("*", "/v2/{tail:.*}", v2_not_found)

@@ -5,9 +5,11 @@
                 "subscription_id", "data_centre", "rtms_plan", "rtms_concurrency_cap",
                 "metrics_rate_per_minute", "domains": ["eu.example.com"]}],
   "hosts": [{"id", "email", "account", "name"}],
+  "rate_limits": {"meeting_get_per_second", "user_get_per_second"},
   "meetings": [{"host_email", "topic", "rtms", "start_offset_s", "end_offset_s", "data_centre",
                 "tracking_fields", "transcript", "segment_interval_ms", "speak_from", "participants",
-                "meeting_uuid", "meeting_id", "type", "duration", "rtms_plan"}]
+                "meeting_uuid", "meeting_id", "type", "duration", "rtms_plan",
+                "omit_host_email_in_events"}]
 }
 """
 
@@ -41,7 +43,22 @@ def load_file(path: str) -> dict[str, Any]:
     return data
 
 
+def set_lookup_rates(sim: Simulator, rates: Any) -> None:
+    """{"meeting_get_per_second": n, "user_get_per_second": n}: either key may be left out."""
+    if not isinstance(rates, dict):
+        raise ScenarioError("rate_limits must be an object")
+    unknown = set(rates) - set(sim.lookup_rates)
+    if unknown:
+        raise ScenarioError(f"unknown rate limits: {sorted(unknown)}")
+    for key, value in rates.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ScenarioError(f"{key} must be a positive integer")
+    sim.lookup_rates.update(rates)
+
+
 def apply_accounts_and_hosts(sim: Simulator, data: dict[str, Any]) -> None:
+    if "rate_limits" in data:
+        set_lookup_rates(sim, data["rate_limits"])
     for spec in data.get("accounts", []):
         account_id = spec.get("account_id")
         if not account_id:

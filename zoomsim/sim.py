@@ -29,6 +29,7 @@ log = logging.getLogger("zoomsim.sim")
 RTMS_MODES = ("auto", "api", "none")
 STOP_USER_TRIGGERED = 2
 STOP_MEETING_ENDED = 6
+DEFAULT_LOOKUP_RATES = {"meeting_get_per_second": 30, "user_get_per_second": 20}
 
 
 class SimError(Exception):
@@ -56,6 +57,11 @@ class Simulator:
             config.scaled(config.rate_window_s), config.scaled(config.daily_window_s)
         )
         self.status_limiter = RateLimiter(config.scaled(1.0))
+        # GET /v2/meetings/{id} (Light) and GET /v2/users/{id} (Medium): per account per scaled second.
+        # Defaults are Zoom Pro's; change them with POST /_sim/rate_limits or a scenario's "rate_limits".
+        self.lookup_rates: dict[str, int] = dict(DEFAULT_LOOKUP_RATES)
+        self.meeting_get_limiter = RateLimiter(config.scaled(1.0))
+        self.user_get_limiter = RateLimiter(config.scaled(1.0))
         self.page_tokens: dict[str, dict[str, Any]] = {}
         self.webhooks = WebhookDeliverer(self)
         self.events_ws = EventWsHub(self)
@@ -110,6 +116,8 @@ class Simulator:
         self.ledger.clear()
         self.metrics_limiter.clear()
         self.status_limiter.clear()
+        self.meeting_get_limiter.clear()
+        self.user_get_limiter.clear()
         self.page_tokens.clear()
         self.ledger.record("sim.reset")
 
@@ -182,6 +190,28 @@ class Simulator:
             return pool[-1] if pool else None
         return None
 
+    def account_meeting(self, key: str, account_id: str) -> Meeting | None:
+        """A meeting of `account_id` by UUID, or by number (the live instance, else the latest one)."""
+        m = self.meetings.get(key)
+        if m is not None:
+            return m if m.account_id == account_id else None
+        if not key.isdigit():
+            return None
+        candidates = [m for m in self.meetings.values() if m.id == int(key) and m.account_id == account_id]
+        live = [m for m in candidates if m.state == "live"]
+        pool = live or candidates
+        return pool[-1] if pool else None
+
+    def account_host(self, key: str, account_id: str) -> Host | None:
+        """A host of `account_id` by user id or e-mail (case-insensitive)."""
+        acc = self.accounts.get(account_id)
+        if acc is None:
+            return None
+        host = acc.hosts.get(key.lower())
+        if host is not None:
+            return host
+        return next((h for h in acc.hosts.values() if h.id == key), None)
+
     def live_meeting_by_number(self, number: int, account_id: str) -> Meeting | None:
         for m in self.meetings.values():
             if m.id == number and m.account_id == account_id and m.state == "live":
@@ -221,11 +251,12 @@ class Simulator:
             duration=int(spec.get("duration", 60)),
             participants=int(spec.get("participants", 2)),
             rtms_plan=spec.get("rtms_plan"),
-            tracking_fields=list(spec.get("tracking_fields") or []),
+            tracking_fields=_tracking_fields(spec.get("tracking_fields")),
             custom_keys=list(spec.get("custom_keys") or []),
             transcript=transcript,
             segment_interval_ms=int(spec.get("segment_interval_ms", 1500)),
             speak_from=speak_from,
+            omit_host_email_in_events=bool(spec.get("omit_host_email_in_events", False)),
         )
         self.meetings[uuid] = m
         self.ledger.record(
@@ -316,6 +347,8 @@ class Simulator:
             "timezone": m.host.timezone,
             "duration": m.duration,
         }
+        if m.omit_host_email_in_events:
+            del obj["host_email"]
         if m.end_time is not None:
             obj["end_time"] = iso_z(m.end_time)
         return {"account_id": m.account_id, "object": obj}
@@ -513,3 +546,14 @@ class Simulator:
 
 
 SIM_KEY: web.AppKey[Simulator] = web.AppKey("zoomsim", Simulator)
+
+
+def _tracking_fields(raw: Any) -> list[dict[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("field"), str) and isinstance(t.get("value", ""), str)
+        for t in raw
+    ):
+        raise ValueError("tracking_fields must be a list of {field, value} strings")
+    return [{"field": t["field"], "value": t.get("value", "")} for t in raw]

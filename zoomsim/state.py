@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from zoomsim.clock import iso_z
+from zoomsim.clock import iso_z, utcnow
 from zoomsim.config import AccountConfig
 
 # Stream states. "starting": start accepted (204), meeting.rtms_started not yet sent.
@@ -65,6 +65,9 @@ class Meeting:
     segment_interval_ms: int = 1500
     speak_from: str = "meeting_start"
     streams: list[Stream] = field(default_factory=list)
+    # Pre-April-2026 payloads: meeting.started/ended without host_email (the product must look it up).
+    omit_host_email_in_events: bool = False
+    created_at: datetime = field(default_factory=lambda: utcnow().replace(microsecond=0))
 
     @property
     def active_stream(self) -> Stream | None:
@@ -87,6 +90,7 @@ class Meeting:
             "start_time": iso_z(self.start_time) if self.start_time else None,
             "end_time": iso_z(self.end_time) if self.end_time else None,
             "tracking_fields": self.tracking_fields,
+            "omit_host_email_in_events": self.omit_host_email_in_events,
             "transcript": self.transcript,
             "segment_interval_ms": self.segment_interval_ms,
             "speak_from": self.speak_from,

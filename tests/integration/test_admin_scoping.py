@@ -110,3 +110,44 @@ def test_every_region_has_its_group_with_view_rights(eu: Region) -> None:
     )
     assert {"view_meeting", "view_transcriptsegment", "view_auditlog"} <= codenames
     assert not any(c.startswith(("change_", "delete_", "add_")) for c in codenames)
+
+
+def test_the_quarantine_group_can_reroute_after_a_rule_is_added(
+    eu: Region, make_meeting: MakeMeeting
+) -> None:
+    from regions.models import ResidencyRule
+    from rtms.models import AuditLog, InboundEvent
+
+    meeting = make_meeting(None, host_email="x@late.example.com")
+    event = InboundEvent.objects.create(
+        dedupe_key="k1",
+        event_type="meeting.started",
+        event_ts=1,
+        payload={},
+        first_channel="webhook",
+        received_at=meeting.created_at,
+        status="quarantined",
+        meeting=meeting,
+    )
+    ResidencyRule.objects.create(position=1, field="host_email_domain", value="late.example.com", region=eu)
+    client = _staff("quinn", "compliance-quarantine")
+    response = client.post(
+        reverse("admin:rtms_meeting_changelist"),
+        {"action": "reroute_quarantined", "_selected_action": [meeting.pk]},
+        follow=True,
+    )
+    assert "1 quarantined event(s) sent back through routing" in response.content.decode()
+    event.refresh_from_db()
+    assert event.status == "pending"
+    assert AuditLog.objects.filter(action="inbox.reroute", actor="quinn", object_id=str(meeting.pk)).exists()
+
+
+def test_region_staff_cannot_reroute(make_meeting: MakeMeeting) -> None:
+    meeting = make_meeting(None)
+    client = _staff("eva", "compliance-eu-central")
+    response = client.post(
+        reverse("admin:rtms_meeting_changelist"),
+        {"action": "reroute_quarantined", "_selected_action": [meeting.pk]},
+        follow=True,
+    )
+    assert "sent back through routing" not in response.content.decode()

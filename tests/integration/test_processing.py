@@ -12,7 +12,7 @@ from rtms.ingest import ingest
 from rtms.models import Channel, InboundEvent, Meeting, RtmsStream, ZoomAccount
 from rtms.processing import event_apply, event_route, requeue_quarantined
 from rtms.rtms_start import meeting_rtms_start
-from tests.integration.conftest import event_body, meeting_payload
+from tests.support import event_body, meeting_payload
 from zoomsim.testing import SimServer
 
 pytestmark = pytest.mark.django_db

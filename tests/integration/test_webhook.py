@@ -17,7 +17,7 @@ from django.test import Client
 
 from rtms.ingest import ingest
 from rtms.models import Channel, InboundEvent
-from tests.integration.conftest import as_bytes, event_body, meeting_payload, sign_webhook
+from tests.support import as_bytes, event_body, meeting_payload, sign_webhook
 
 pytestmark = pytest.mark.django_db
 

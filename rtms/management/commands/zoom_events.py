@@ -1,0 +1,206 @@
+"""``manage.py zoom_events`` (contract): the Zoom event-subscription WebSocket client.
+
+Feeds the same inbox as the webhook. Several replicas may run: per account, a database lease lets exactly
+one hold the Zoom connection. The holder renews every third of the TTL; when it cannot renew within half
+the TTL it closes its Zoom socket *before* the lease can expire, because Zoom lets a second connection kick
+the first and two holders would fight. A standby polls and takes over once the lease lapses. After every
+(re)connection it asks for a reconciliation: events sent while nobody was connected are gone for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError, close_old_connections
+from prometheus_client import Gauge, start_http_server
+
+from reconciler.hooks import request_reconcile
+from rtms.accounts import account_api_credentials
+from rtms.ingest import ingest
+from rtms.leases import Held, lease_acquire, lease_release, lease_renew
+from rtms.models import Channel, ZoomAccount
+from rtms.zoom.credentials import MissingCredentials
+from rtms.zoom.events import EventSubscription, SubscriptionConfig
+from rtms.zoom.protocol import ProtocolError
+from rtms.zoom_clients import zoom_api_for
+
+logger = logging.getLogger(__name__)
+
+LEADER = Gauge("rtms_events_leader", "1 while this process holds the account's event connection", ["account"])
+CONNECTED = Gauge("rtms_events_connected", "1 while the Zoom event WebSocket is open", ["account"])
+STORE_ATTEMPTS = 3
+
+
+def _db(fn: Any) -> Any:
+    """Run ORM work off the event loop, on a connection that is checked before use."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        return fn(*args, **kwargs)
+
+    return sync_to_async(wrapped, thread_sensitive=True)
+
+
+class AccountSubscriber:
+    def __init__(self, account: ZoomAccount, owner: str) -> None:
+        self.account = account
+        self.owner = owner
+        self.lease_name = f"events:{account.zoom_account_id}"
+        self.ttl = settings.EVENTS_LEASE_TTL
+        self.api = zoom_api_for(account)
+        self.label = account.zoom_account_id
+        creds = account_api_credentials(account)
+        self.config = SubscriptionConfig(
+            url=settings.ZOOM_EVENTS_WS_URL,
+            subscription_id=creds.event_subscription_id,
+            heartbeat_interval_s=settings.EVENTS_HEARTBEAT.total_seconds(),
+            connect_timeout_s=settings.ZOOM_HTTP_TIMEOUT.total_seconds(),
+            backoff_initial_s=min(1.0, settings.EVENTS_BACKOFF_CAP.total_seconds()),
+            backoff_cap_s=settings.EVENTS_BACKOFF_CAP.total_seconds(),
+        )
+
+    async def _token(self, force_refresh: bool) -> str:
+        return str(await sync_to_async(self.api.access_token)(force_refresh=force_refresh))
+
+    async def _store(self, body: dict[str, object]) -> None:
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                await _db(ingest)(body, channel=Channel.WEBSOCKET)
+                return
+            except ProtocolError as exc:
+                logger.warning(
+                    "events.malformed_event", extra={"account": self.label, "error": str(exc)[:200]}
+                )
+                return
+            except DatabaseError as exc:
+                logger.warning(
+                    "events.store_failed",
+                    extra={"account": self.label, "attempt": attempt, "error": type(exc).__name__},
+                )
+                await asyncio.sleep(0.2 * 2**attempt)
+        # The reconciler repairs whatever this event would have told us.
+        request_reconcile(zoom_account_id=self.label, reason="events-store-failed")
+
+    async def _connected(self) -> None:
+        CONNECTED.labels(self.label).set(1)
+        request_reconcile(zoom_account_id=self.label, reason="events-gap")
+
+    async def _disconnected(self, reason: str) -> None:
+        CONNECTED.labels(self.label).set(0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        ttl_s = self.ttl.total_seconds()
+        while not stop.is_set():
+            try:
+                held: Held | None = await _db(lease_acquire)(self.lease_name, self.owner, self.ttl)
+            except DatabaseError as exc:
+                logger.warning(
+                    "events.lease_error", extra={"account": self.label, "error": type(exc).__name__}
+                )
+                held = None
+            if held is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=ttl_s / 3)
+                continue
+            await self._lead(held, stop)
+
+    async def _lead(self, held: Held, stop: asyncio.Event) -> None:
+        ttl_s = self.ttl.total_seconds()
+        logger.info("events.leader_acquired", extra={"account": self.label, "token": held.token})
+        LEADER.labels(self.label).set(1)
+        sub_stop = asyncio.Event()
+        subscription = EventSubscription(
+            self.config,
+            get_token=self._token,
+            on_event=self._store,
+            on_connected=self._connected,
+            on_disconnected=self._disconnected,
+        )
+        task = asyncio.create_task(subscription.run(sub_stop), name=f"events-{self.label}")
+        last_renewed = time.monotonic()
+        try:
+            while not stop.is_set() and not task.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=ttl_s / 3)
+                if stop.is_set():
+                    break
+                budget = ttl_s / 2 - (time.monotonic() - last_renewed)
+                try:
+                    renewed = budget > 0 and await asyncio.wait_for(
+                        _db(lease_renew)(held, self.ttl), timeout=budget
+                    )
+                except (TimeoutError, DatabaseError):
+                    renewed = False
+                if not renewed:
+                    logger.warning("events.lease_lost", extra={"account": self.label, "token": held.token})
+                    return
+                last_renewed = time.monotonic()
+        finally:
+            # Close the Zoom socket first; only then may the lease pass to someone else.
+            sub_stop.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            CONNECTED.labels(self.label).set(0)
+            LEADER.labels(self.label).set(0)
+            if stop.is_set():
+                with contextlib.suppress(DatabaseError):
+                    await _db(lease_release)(held)
+            logger.info("events.leader_released", extra={"account": self.label})
+
+
+class Command(BaseCommand):
+    help = "Hold the Zoom event-subscription WebSocket of every active account (leader-elected)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--account", action="append", default=[], help="only these Zoom account ids")
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=int(os.environ.get("EVENTS_METRICS_PORT", "0") or 0),
+            help="serve Prometheus metrics on this port (0: off)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["metrics_port"]:
+            start_http_server(options["metrics_port"], addr="127.0.0.1")
+        asyncio.run(self._main(options["account"]))
+
+    async def _main(self, only: list[str]) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        accounts = await _db(lambda: list(ZoomAccount.objects.filter(active=True)))()
+        subscribers = []
+        for account in accounts:
+            if only and account.zoom_account_id not in only:
+                continue
+            try:
+                subscriber = AccountSubscriber(account, owner)
+            except MissingCredentials as exc:
+                logger.error(
+                    "events.account_skipped", extra={"account": account.zoom_account_id, "error": str(exc)}
+                )
+                continue
+            if not subscriber.config.subscription_id:
+                logger.error("events.no_subscription_id", extra={"account": account.zoom_account_id})
+                continue
+            subscribers.append(subscriber)
+        if not subscribers:
+            logger.error("events.nothing_to_do")
+            return
+        logger.info("events.started", extra={"owner": owner, "accounts": [s.label for s in subscribers]})
+        await asyncio.gather(*(s.run(stop) for s in subscribers))
+        logger.info("events.shutdown", extra={"owner": owner})

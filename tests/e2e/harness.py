@@ -1,0 +1,240 @@
+"""Real processes for end-to-end tests: the product's commands on the test databases, zoomsim in-process.
+
+The processes read the same environment a deployment would (12-factor), pointed at the pytest-django test
+databases, a Redis database of their own and a zoomsim, on the fast timing profile. Their output goes to
+files under ``artifacts/e2e/`` so a failing run can be read afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+import requests
+from django.conf import settings
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+# Redis database for e2e brokers: never the integration tests' database, whose queues hold ids of rows
+# that exist only inside rolled-back transactions.
+E2E_REDIS_URL = "redis://127.0.0.1:6379/13"
+
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T], *, timeout: float, interval: float = 0.1, what: str = "condition"
+) -> T:
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # keep polling; report the last error if time runs out
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s") from last_error
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _url_of(alias: str) -> str:
+    conf = connections[alias].settings_dict
+    user = conf.get("USER") or "postgres"
+    host = conf.get("HOST") or "127.0.0.1"
+    port = conf.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{conf['NAME']}"
+
+
+def product_env(sim_base_url: str, **extra: str) -> dict[str, str]:
+    """Environment for product processes: the test databases (by their test names), zoomsim's URLs."""
+    region_dbs = {code: _url_of(alias) for code, alias in settings.REGION_DATABASES.by_region.items()}
+    if settings.REGION_DATABASES.fallback_alias is not None:
+        region_dbs["*"] = _url_of(settings.REGION_DATABASES.fallback_alias)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": "controlplane.settings",
+        "DOTENV_PATH": "/nonexistent/.env",
+        "SECRET_KEY": "e2e-secret-key-" + "x" * 40,
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": _url_of("default"),
+        "REGION_DATABASES": json.dumps(region_dbs),
+        "REDIS_URL": E2E_REDIS_URL,
+        "TIMING_PROFILE": "fast",
+        "LOG_LEVEL": "INFO",
+        "DB_CONN_MAX_AGE": "0",
+        "ZOOM_API_BASE_URL": f"{sim_base_url}/v2",
+        "ZOOM_OAUTH_TOKEN_URL": f"{sim_base_url}/oauth/token",
+        "ZOOM_EVENTS_WS_URL": sim_base_url.replace("http", "ws", 1) + "/ws",
+    }
+    for name in (
+        "ZOOM_ACCOUNT_ID",
+        "ZOOM_CLIENT_ID",
+        "ZOOM_CLIENT_SECRET",
+        "ZOOM_WEBHOOK_SECRET_TOKEN",
+        "ZOOM_S2S_CLIENT_ID",
+        "ZOOM_S2S_CLIENT_SECRET",
+        "ZOOM_EVENT_SUBSCRIPTION_ID",
+    ):
+        env[name] = os.environ[name]
+    env.update(extra)
+    return env
+
+
+def flush_e2e_redis() -> None:
+    client = redis.Redis.from_url(E2E_REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+class Proc:
+    """One product process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str]) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = ARTIFACTS / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            argv, cwd=ROOT, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @classmethod
+    def manage(cls, name: str, args: list[str], env: Mapping[str, str]) -> Proc:
+        return cls(name, [sys.executable, "manage.py", *args], env)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill9(self) -> None:
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+        self._log.close()
+        return int(self.popen.returncode)
+
+
+def start_web(env: Mapping[str, str]) -> tuple[Proc, str]:
+    port = free_port()
+    proc = Proc(
+        "web",
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "controlplane.asgi:application"],
+        env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: requests.get(f"{base}/healthz", timeout=1).ok, timeout=30, what="daphne /healthz")
+    return proc, base
+
+
+def start_worker(env: Mapping[str, str], queues: list[str], name: str = "worker") -> Proc:
+    argv = [
+        sys.executable, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "INFO",
+        "-Q", ",".join(queues), "-c", "3", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    return Proc(name, argv, env)
+
+
+def start_beat(env: Mapping[str, str]) -> Proc:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    schedule = ARTIFACTS / f"celerybeat-schedule-{os.getpid()}"
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "controlplane",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "-s",
+        str(schedule),
+    ]
+    return Proc("beat", argv, env)
+
+
+class PrivateRedis:
+    """A Redis server of the test's own, so it can be killed and restarted without touching anyone else's."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: Proc | None = None
+
+    def start(self) -> PrivateRedis:
+        argv = [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.proc = Proc(f"redis-{self.port}", argv, {"PATH": os.environ.get("PATH", "")})
+        wait_until(self._ping, timeout=20, what="private redis up")
+        return self
+
+    def _ping(self) -> bool:
+        client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill9()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+
+
+def stop_all(procs: list[Proc]) -> None:
+    for proc in procs:
+        try:
+            proc.stop()
+        except Exception:  # teardown goes on for the others
+            pass
+
+
+def ledger(sim: Any, **filters: Any) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = sim.client.ledger(**filters)
+    return result

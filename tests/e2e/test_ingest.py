@@ -1,0 +1,152 @@
+"""Both channels into one inbox, with real processes: daphne, a Celery worker, the event subscriber and
+zoomsim. Every event is delivered on both channels with random duplicates; then each channel alone."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from rtms.models import InboundEvent, Meeting, RtmsStream
+from tests.e2e.harness import Proc, ledger, product_env, start_web, start_worker, stop_all, wait_until
+from tests.support import sim_config
+from zoomsim.testing import SimServer
+
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(420)]
+
+QUEUES = ["control", "reconcile", "region.eu-central", "region.us-east", "region.ap-southeast"]
+
+
+@pytest.fixture
+def system(residency: dict[str, str]) -> Iterator[tuple[SimServer, list[Proc]]]:
+    with SimServer(sim_config()) as sim:
+        env = product_env(sim.base_url)
+        procs: list[Proc] = []
+        try:
+            web, base = start_web(env)
+            procs.append(web)
+            sim.client.set_webhook_url(f"{base}/zoom/webhook")
+            procs.append(start_worker(env, QUEUES))
+            procs.append(Proc.manage("events", ["zoom_events"], env))
+            wait_until(
+                lambda: ledger(sim, kind="ws.connected"), timeout=60, what="event subscriber connected"
+            )
+            yield sim, procs
+        finally:
+            stop_all(procs)
+
+
+def _start_meetings(sim: SimServer, n: int, rng: random.Random, domains: list[str]) -> dict[str, str]:
+    """meeting uuid -> expected region code."""
+    expected = {}
+    for i in range(n):
+        code, domain = domains[i % len(domains)].split("|")
+        created = sim.client.create_meeting(f"host{i}-{rng.randrange(10**6)}@{domain}", rtms="api")
+        expected[created["meeting_uuid"]] = code
+    return expected
+
+
+def _sim_streams(sim: SimServer, uuids: list[str]) -> dict[str, str]:
+    """rtms_stream_id -> meeting uuid, as zoomsim knows them."""
+    streams = {}
+    for uuid in uuids:
+        for stream in sim.client.get_meeting(uuid)["streams"]:
+            streams[stream["rtms_stream_id"]] = uuid
+    return streams
+
+
+def _captured(sim: SimServer, expected: dict[str, str]) -> bool:
+    meetings = {
+        m.zoom_uuid: m for m in Meeting.objects.filter(zoom_uuid__in=list(expected)).select_related("region")
+    }
+    if len(meetings) != len(expected) or any(m.region is None for m in meetings.values()):
+        return False
+    sim_streams = _sim_streams(sim, list(expected))
+    if len(sim_streams) < len(expected):
+        return False
+    ours = set(
+        RtmsStream.objects.filter(rtms_stream_id__in=list(sim_streams)).values_list(
+            "rtms_stream_id", flat=True
+        )
+    )
+    return ours == set(sim_streams)
+
+
+def _start_calls(sim: SimServer) -> Counter[str]:
+    calls: Counter[str] = Counter()
+    for entry in ledger(sim, kind="rest.call"):
+        path = str(entry.get("path", ""))
+        if path.endswith("/rtms_app/status") and entry.get("status") == 204:
+            calls[path.split("/")[3]] += 1
+    return calls
+
+
+def _assert_exactly_once(sim: SimServer, expected: dict[str, str]) -> None:
+    meetings = Meeting.objects.filter(zoom_uuid__in=list(expected)).select_related("region")
+    assert {m.zoom_uuid: m.region.code for m in meetings} == expected  # type: ignore[union-attr]
+    sim_streams = _sim_streams(sim, list(expected))
+    ours = Counter(
+        RtmsStream.objects.filter(rtms_stream_id__in=list(sim_streams)).values_list(
+            "rtms_stream_id", flat=True
+        )
+    )
+    assert set(ours) == set(sim_streams) and set(ours.values()) == {1}
+    for stream in RtmsStream.objects.filter(rtms_stream_id__in=list(sim_streams)).select_related(
+        "meeting", "region"
+    ):
+        assert stream.meeting.zoom_uuid == sim_streams[stream.rtms_stream_id]
+        assert stream.region == stream.meeting.region
+    calls = _start_calls(sim)
+    for meeting in meetings:
+        assert calls[str(meeting.zoom_meeting_id)] == 1, (
+            f"meeting {meeting.pk} got {calls[str(meeting.zoom_meeting_id)]} start calls"
+        )
+
+
+def test_thirty_meetings_over_both_channels_with_duplicates_take_effect_exactly_once(
+    system: tuple[SimServer, list[Proc]], residency: dict[str, str]
+) -> None:
+    sim, procs = system
+    rng = random.Random(20261122)
+    domains = [f"{code}|{domain}" for code, domain in residency.items()]
+    # Random duplicates on both channels: Zoom's retries and our own reconnects make these routine.
+    sim.client.add_event_fault("*", "webhook", "duplicate", count=2, times=rng.randint(15, 30))
+    sim.client.add_event_fault("*", "ws", "duplicate", count=1, times=rng.randint(15, 30))
+    expected = _start_meetings(sim, 30, rng, domains)
+    wait_until(lambda: _captured(sim, expected), timeout=180, interval=0.5, what="30 meetings captured")
+    _assert_exactly_once(sim, expected)
+    both = InboundEvent.objects.filter(webhook_received_at__isnull=False, websocket_received_at__isnull=False)
+    assert both.exists(), "events should have arrived on both channels"
+    assert InboundEvent.objects.filter(delivery_count__gt=2).exists(), (
+        "the duplicate faults should have fired"
+    )
+    assert all(p.alive() for p in procs), [p.name for p in procs if not p.alive()]
+
+
+def test_either_channel_alone_is_enough(
+    system: tuple[SimServer, list[Proc]], residency: dict[str, str]
+) -> None:
+    sim, _ = system
+    rng = random.Random(7)
+    domains = [f"{code}|{domain}" for code, domain in residency.items()]
+
+    # The event WebSocket is down: the webhook alone brings everything.
+    sim.client.ws_down(100_000)  # simulated seconds; cleared below
+    only_webhook = _start_meetings(sim, 6, rng, domains)
+    wait_until(lambda: _captured(sim, only_webhook), timeout=120, interval=0.5, what="webhook-only meetings")
+    _assert_exactly_once(sim, only_webhook)
+    rows = InboundEvent.objects.filter(meeting__zoom_uuid__in=list(only_webhook))
+    assert rows.exists() and not rows.filter(websocket_received_at__isnull=False).exists()
+
+    # Webhooks fail, the WebSocket is back: it alone brings everything.
+    sim.client.clear_faults()
+    sim.client.add_event_fault("*", "webhook", "drop")
+    before = len(ledger(sim, kind="ws.connected"))
+    wait_until(lambda: len(ledger(sim, kind="ws.connected")) > before, timeout=60, what="reconnect")
+    only_ws = _start_meetings(sim, 6, rng, domains)
+    wait_until(lambda: _captured(sim, only_ws), timeout=120, interval=0.5, what="websocket-only meetings")
+    _assert_exactly_once(sim, only_ws)
+    rows = InboundEvent.objects.filter(meeting__zoom_uuid__in=list(only_ws))
+    assert rows.exists() and not rows.filter(webhook_received_at__isnull=False).exists()

@@ -1,0 +1,90 @@
+"""The broker restarts mid-run and loses every queued task: the inbox, not the broker, is the source of
+truth, so the sweeper re-enqueues what was pending and no event is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from rtms.models import InboundEvent, Meeting
+from tests.e2e.harness import (
+    PrivateRedis,
+    Proc,
+    ledger,
+    product_env,
+    start_beat,
+    start_web,
+    start_worker,
+    stop_all,
+    wait_until,
+)
+from tests.support import sim_config
+from zoomsim.testing import SimServer
+
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(420)]
+
+QUEUES = ["control", "reconcile", "region.eu-central", "region.us-east", "region.ap-southeast"]
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+def _all_applied(uuids: list[str]) -> bool:
+    meetings = Meeting.objects.filter(zoom_uuid__in=uuids, region__isnull=False)
+    if meetings.count() != len(uuids):
+        return False
+    return not InboundEvent.objects.filter(meeting__zoom_uuid__in=uuids, status="pending").exists()
+
+
+def test_no_event_is_lost_when_redis_restarts(private_redis: PrivateRedis, residency: dict[str, str]) -> None:
+    domains = list(residency.values())
+    with SimServer(sim_config()) as sim:
+        env = product_env(sim.base_url, REDIS_URL=private_redis.url)
+        procs: list[Proc] = []
+        try:
+            web, base = start_web(env)
+            procs += [
+                web,
+                start_worker(env, QUEUES),
+                start_beat(env),
+                Proc.manage("events", ["zoom_events"], env),
+            ]
+            sim.client.set_webhook_url(f"{base}/zoom/webhook")
+            wait_until(
+                lambda: ledger(sim, kind="ws.connected"), timeout=60, what="event subscriber connected"
+            )
+
+            def start_meetings(n: int, offset: int) -> list[str]:
+                hosts = [f"h{offset + i}@{domains[(offset + i) % len(domains)]}" for i in range(n)]
+                return [sim.client.create_meeting(h, rtms="api")["meeting_uuid"] for h in hosts]
+
+            before = start_meetings(5, 0)
+            wait_until(lambda: _all_applied(before), timeout=120, interval=0.5, what="first meetings applied")
+
+            # Redis dies with whatever was queued or unacknowledged; events keep arriving meanwhile.
+            private_redis.kill()
+            during = start_meetings(5, 5)
+            producers = [p for p in procs if p.name in ("web", "events")]
+            wait_until(
+                lambda: (
+                    InboundEvent.objects.filter(dedupe_key__startswith="meeting.started").count() >= 10
+                    and any("inbox.enqueue_failed" in p.log() for p in producers)
+                ),
+                timeout=60,
+                what="events stored while the broker is down",
+            )
+            private_redis.start()  # back, and empty
+            after = start_meetings(5, 10)
+            uuids = before + during + after
+            wait_until(lambda: _all_applied(uuids), timeout=240, interval=0.5, what="every event applied")
+            assert any("inbox.swept" in p.log() for p in procs if p.name == "worker"), (
+                "the sweeper did the work"
+            )
+            assert InboundEvent.objects.filter(status="failed").count() == 0
+        finally:
+            stop_all(procs)
