@@ -206,7 +206,7 @@ async def run_client(url: str, path: str, concurrency: int, duration: float, war
 # --- Orchestration ---------------------------------------------------------------------------------
 
 
-def bench_env(conn_max_age: int) -> dict[str, str]:
+def bench_env() -> dict[str, str]:
     """A production-like environment (DEBUG off, durable commits), nothing inherited that settings read."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
     env = {name: os.environ[name] for name in keep if name in os.environ}
@@ -222,9 +222,6 @@ def bench_env(conn_max_age: int) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",  # INFO logs one JSON line per event; WARNING keeps logging out of it
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
-            # The product's default (60) leaks one PostgreSQL connection per request under daphne: see
-            # --help and docs/benchmarks.md. 0 is what Django documents for ASGI.
-            "DB_CONN_MAX_AGE": str(conn_max_age),
             "ZOOM_ACCOUNT_ID": "bench-account",  # migrate creates its ZoomAccount row, as in production
             "ZOOM_WEBHOOK_SECRET_TOKEN": WEBHOOK_SECRET,
             "PYTHONUNBUFFERED": "1",
@@ -441,7 +438,7 @@ def report(results: list[PhaseResult], rows: int, queued: int) -> bool:
 
 def run_benchmark(args: argparse.Namespace, concurrencies: list[int]) -> int:
     server_pin, client_pin, placement = pinning()
-    env = bench_env(args.db_conn_max_age)
+    env = bench_env()
     synchronous_commit, fsync = reset_database()
     redis_flush()
     run([sys.executable, "manage.py", "migrate_all", "--verbosity", "0"], env, "manage.py migrate_all")
@@ -465,7 +462,7 @@ def run_benchmark(args: argparse.Namespace, concurrencies: list[int]) -> int:
                 f"PostgreSQL synchronous_commit={synchronous_commit} fsync={fsync}"
                 f"{'' if durable else '  WARNING: commits are not durable, unlike production'}"
             )
-            print(f"DB_CONN_MAX_AGE={args.db_conn_max_age} (product default 60; see --help)")
+            print("database connections: product defaults (a psycopg pool per process)")
             print(f"{args.warmup:g} s warm-up + {args.duration:g} s per phase, keep-alive connections")
             print()
             results: list[PhaseResult] = []
@@ -530,17 +527,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=parse_concurrency,
         default=[5, 50],
         help="comma list of concurrent clients; each runs bare then webhook (default 5,50)",
-    )
-    parser.add_argument(
-        "--db-conn-max-age",
-        type=int,
-        default=0,
-        metavar="SECONDS",
-        help=(
-            "DB_CONN_MAX_AGE for daphne (default 0, as Django documents for ASGI). The product default 60 "
-            "leaks a PostgreSQL connection per request under daphne and runs the server out of "
-            "connections (500s) within seconds; pass 60 to reproduce that."
-        ),
     )
     # Client mode: this file re-runs itself, pinned to its own core, as the load generator of one phase.
     parser.add_argument("--client-url", help=argparse.SUPPRESS)

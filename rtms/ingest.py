@@ -39,10 +39,11 @@ def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> In
     if isinstance(event, UrlValidation):
         return Ingested(event=event, received=None)
     assert isinstance(body, dict)  # parse_event accepted it, so it is an object
-    with transaction.atomic():
-        received = inbox_receive(event=event, body=body, channel=channel, clock=clock)
-        if received.first and received.status == InboxStatus.PENDING:
-            transaction.on_commit(lambda: enqueue_route(received.event_id))
+    # One upsert statement, committed on its own: no explicit transaction around it (that would only add
+    # round trips). on_commit then runs at once, or after the caller's transaction if there is one.
+    received = inbox_receive(event=event, body=body, channel=channel, clock=clock)
+    if received.first and received.status == InboxStatus.PENDING:
+        transaction.on_commit(lambda: enqueue_route(received.event_id))
     return Ingested(event=event, received=received)
 
 

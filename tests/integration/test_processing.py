@@ -223,3 +223,61 @@ def test_the_sweeper_requeues_rows_left_pending(account: ZoomAccount, rules: Non
     assert inbox_sweep(older_than=timedelta(seconds=10)) == 1
     process(event_id)
     assert inbox_sweep(older_than=timedelta(seconds=10)) == 0
+
+
+def test_facts_the_event_lacks_are_fetched_from_zoom_before_deciding(
+    sim: SimServer, account: ZoomAccount, eu: Region, us: Region
+) -> None:
+    # A tracking-field rule comes first; meeting.started never carries tracking fields, so the rule is
+    # undecided until the meeting is looked up. Falling through to the domain rule would be wrong.
+    ResidencyRule.objects.create(
+        position=1, field="tracking_field", tracking_field_name="Residency", value="EU", region=eu
+    )
+    ResidencyRule.objects.create(position=2, field="host_email_domain", value="us.example.com", region=us)
+    created = sim.client.create_meeting(
+        "bob@us.example.com", rtms="api", tracking_fields=[{"field": "Residency", "value": "EU"}]
+    )
+    uuid, meeting_id = created["meeting_uuid"], int(created["meeting_id"])
+    process(
+        deliver(
+            event_body("meeting.started", meeting_payload(uuid, meeting_id, host_email="bob@us.example.com"))
+        )
+    )
+    meeting = Meeting.objects.get(zoom_uuid=uuid)
+    assert meeting.region == eu and "rule #1" in meeting.routing_note
+    lookups = [
+        e
+        for e in sim.client.ledger(kind="rest.call")
+        if f"/v2/meetings/{meeting_id}" in str(e.get("path")) and e.get("status") == 200
+    ]
+    assert len(lookups) == 1
+
+
+def test_a_missing_host_email_is_looked_up_through_the_host(
+    sim: SimServer, account: ZoomAccount, rules: None
+) -> None:
+    created = sim.client.create_meeting("carla@us.example.com", rtms="api", omit_host_email_in_events=True)
+    uuid, meeting_id = created["meeting_uuid"], int(created["meeting_id"])
+    process(deliver(event_body("meeting.started", meeting_payload(uuid, meeting_id, host_email=None))))
+    meeting = Meeting.objects.get(zoom_uuid=uuid)
+    assert meeting.region is not None and meeting.region.code == "us-east"
+
+
+def test_an_undecidable_meeting_is_quarantined_not_guessed(
+    account: ZoomAccount, eu: Region, us: Region
+) -> None:
+    # No zoomsim here: the lookup fails (nothing listens), which must quarantine, never fall through.
+    ResidencyRule.objects.create(
+        position=1, field="tracking_field", tracking_field_name="Residency", value="EU", region=eu
+    )
+    ResidencyRule.objects.create(position=2, field="host_email_domain", value="eu.example.com", region=eu)
+    from django.test import override_settings
+
+    with override_settings(
+        ZOOM_API_BASE_URL="http://127.0.0.1:9/v2", ZOOM_OAUTH_TOKEN_URL="http://127.0.0.1:9/t"
+    ):
+        with pytest.raises(Exception, match="failed"):
+            process(deliver(event_body("meeting.started", meeting_payload("undecided==", 81000000099))))
+    # Zoom unreachable is transient: the event stays pending for a retry, nothing was decided.
+    assert InboundEvent.objects.get(dedupe_key__contains="undecided==").status == "pending"
+    assert not Meeting.objects.filter(zoom_uuid="undecided==").exists()
