@@ -8,6 +8,7 @@ rows means another process moved first; we re-read and decide again (bounded), s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,39 @@ class TransitionResult:
     to_state: str
 
 
+def _transition(
+    kind: str,
+    model: type[Meeting] | type[RtmsStream],
+    object_id: int,
+    to: str,
+    *,
+    move_of: Callable[[str], Move],
+    updates: dict[str, Any],
+    record: Callable[[str], object],
+    cause: str,
+) -> TransitionResult:
+    """The optimistic loop shared by every state machine: read, check the table, conditional UPDATE
+    (``WHERE state = <what we read>``) and the history row in one transaction; re-read on a lost race."""
+    for _ in range(_MAX_RACE_RETRIES):
+        current = str(model.objects.values_list("state", flat=True).get(pk=object_id))
+        move = move_of(current)
+        if move is Move.NOOP:
+            return TransitionResult(applied=False, from_state=current, to_state=to)
+        if move is Move.ILLEGAL:
+            raise IllegalTransition(kind, object_id, current, to)
+        with transaction.atomic():
+            if model.objects.filter(pk=object_id, state=current).update(state=to, **updates):
+                record(current)
+                logger.info(
+                    f"{kind}.transition",
+                    extra={f"{kind}_id": object_id, "from_state": current, "to_state": to, "cause": cause},
+                )
+                return TransitionResult(applied=True, from_state=current, to_state=to)
+    raise RuntimeError(
+        f"{kind} {object_id}: state kept changing under us; gave up after {_MAX_RACE_RETRIES} tries"
+    )
+
+
 def stream_transition(
     stream_id: int,
     to: StreamState,
@@ -51,34 +85,30 @@ def stream_transition(
     """Move a stream to ``to``. A repeat of a move that already happened is a no-op (applied=False);
     a move the lifecycle table forbids raises IllegalTransition. ``fields`` are set in the same UPDATE."""
     now = clock.now()
-    for _ in range(_MAX_RACE_RETRIES):
-        current = StreamState(RtmsStream.objects.values_list("state", flat=True).get(pk=stream_id))
-        move = stream_move(current, to)
-        if move is Move.NOOP:
-            return TransitionResult(applied=False, from_state=current, to_state=to)
-        if move is Move.ILLEGAL:
-            raise IllegalTransition("stream", stream_id, current, to)
-        updates: dict[str, Any] = {"state": to, "state_changed_at": now, **(fields or {})}
-        if stop_reason is not None:
-            updates["stop_reason"] = stop_reason
-        with transaction.atomic():
-            if RtmsStream.objects.filter(pk=stream_id, state=current).update(**updates):
-                StreamTransition.objects.create(
-                    stream_id=stream_id,
-                    from_state=current,
-                    to_state=to,
-                    cause=cause,
-                    stop_reason=stop_reason,
-                    detail=detail or {},
-                    at=now,
-                )
-                logger.info(
-                    "stream.transition",
-                    extra={"stream_id": stream_id, "from_state": current, "to_state": to, "cause": cause},
-                )
-                return TransitionResult(applied=True, from_state=current, to_state=to)
-    raise RuntimeError(
-        f"stream {stream_id}: state kept changing under us; gave up after {_MAX_RACE_RETRIES} tries"
+    updates: dict[str, Any] = {"state_changed_at": now, **(fields or {})}
+    if stop_reason is not None:
+        updates["stop_reason"] = stop_reason
+
+    def record(current: str) -> object:
+        return StreamTransition.objects.create(
+            stream_id=stream_id,
+            from_state=current,
+            to_state=to,
+            cause=cause,
+            stop_reason=stop_reason,
+            detail=detail or {},
+            at=now,
+        )
+
+    return _transition(
+        "stream",
+        RtmsStream,
+        stream_id,
+        to,
+        move_of=lambda current: stream_move(StreamState(current), to),
+        updates=updates,
+        record=record,
+        cause=cause,
     )
 
 
@@ -92,33 +122,24 @@ def meeting_transition(
     clock: Clock = SYSTEM_CLOCK,
 ) -> TransitionResult:
     now = clock.now()
-    for _ in range(_MAX_RACE_RETRIES):
-        current = MeetingState(Meeting.objects.values_list("state", flat=True).get(pk=meeting_id))
-        move = meeting_move(current, to)
-        if move is Move.NOOP:
-            return TransitionResult(applied=False, from_state=current, to_state=to)
-        if move is Move.ILLEGAL:
-            raise IllegalTransition("meeting", meeting_id, current, to)
-        updates: dict[str, Any] = {"state": to, **(fields or {})}
-        if to == MeetingState.ENDED and "ended_at" not in updates:
-            updates["ended_at"] = now
-        with transaction.atomic():
-            if Meeting.objects.filter(pk=meeting_id, state=current).update(**updates):
-                MeetingTransition.objects.create(
-                    meeting_id=meeting_id,
-                    from_state=current,
-                    to_state=to,
-                    cause=cause,
-                    detail=detail or {},
-                    at=now,
-                )
-                logger.info(
-                    "meeting.transition",
-                    extra={"meeting_id": meeting_id, "from_state": current, "to_state": to, "cause": cause},
-                )
-                return TransitionResult(applied=True, from_state=current, to_state=to)
-    raise RuntimeError(
-        f"meeting {meeting_id}: state kept changing under us; gave up after {_MAX_RACE_RETRIES} tries"
+    updates: dict[str, Any] = dict(fields or {})
+    if to == MeetingState.ENDED:
+        updates.setdefault("ended_at", now)
+
+    def record(current: str) -> object:
+        return MeetingTransition.objects.create(
+            meeting_id=meeting_id, from_state=current, to_state=to, cause=cause, detail=detail or {}, at=now
+        )
+
+    return _transition(
+        "meeting",
+        Meeting,
+        meeting_id,
+        to,
+        move_of=lambda current: meeting_move(MeetingState(current), to),
+        updates=updates,
+        record=record,
+        cause=cause,
     )
 
 
