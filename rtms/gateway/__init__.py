@@ -1,0 +1,1 @@
+"""The regional RTMS gateway: claims streams with leases, holds their sockets, writes their transcripts."""
