@@ -164,6 +164,42 @@ class SimClient:
         body = {k: v for k, v in {"client_id": client_id, "account_id": account_id}.items() if v}
         return int(self._call("POST", "/_sim/tokens/expire", json=body)["expired"])
 
+    # -- RTMS streams (part 2) --
+    def stream_runtime(self, rtms_stream_id: str) -> dict[str, Any]:
+        """The RTMS servers' view of a stream: connections, readiness, open windows."""
+        result: dict[str, Any] = self._call("GET", f"/_sim/streams/{rtms_stream_id}")
+        return result
+
+    def stream_fault(self, rtms_stream_id: str, kind: str, **params: Any) -> dict[str, Any]:
+        """POST /_sim/streams/<id>/faults {"kind": kind, ...params}."""
+        result: dict[str, Any] = self._call(
+            "POST", f"/_sim/streams/{rtms_stream_id}/faults", json={"kind": kind, **params}
+        )
+        return result
+
+    def kill_signaling(self, rtms_stream_id: str) -> dict[str, Any]:
+        return self.stream_fault(rtms_stream_id, "kill_signaling")
+
+    def kill_media(self, rtms_stream_id: str, media: str | None = None) -> dict[str, Any]:
+        return self.stream_fault(rtms_stream_id, "kill_media", **({"media": media} if media else {}))
+
+    def failover(self, rtms_stream_id: str) -> dict[str, Any]:
+        return self.stream_fault(rtms_stream_id, "failover")
+
+    def stop_stream(self, rtms_stream_id: str, stop_reason: int = 1) -> dict[str, Any]:
+        return self.stream_fault(rtms_stream_id, "stop", stop_reason=stop_reason)
+
+    def keepalive_silence(self, rtms_stream_id: str, duration_s: float | None = None) -> dict[str, Any]:
+        """The stream's RTMS server goes silent (no keep-alives, media or answers) for `duration_s`
+        simulated seconds (None: until called again with 0)."""
+        params = {} if duration_s is None else {"duration_s": duration_s}
+        return self.stream_fault(rtms_stream_id, "keepalive_silence", **params)
+
+    def tls(self) -> dict[str, Any]:
+        """{"tls_port", "ca_file"}: where wss:// is served and the CA to verify it with."""
+        result: dict[str, Any] = self._call("GET", "/_sim/tls")
+        return result
+
     # -- ledger and admin --
     def ledger(
         self,

@@ -76,6 +76,13 @@ class SimConfig:
     webhook_retry_schedule_s: tuple[float, ...] = (300.0, 1200.0, 3600.0)
     url_revalidation_interval_s: float = 72 * 3600.0
     ws_heartbeat_timeout_s: float = 90.0
+    # RTMS servers (part 2; docs/zoomsim.md "RTMS servers").
+    rtms_keepalive_interval_s: float = 10.0  # KEEP_ALIVE_REQ after this much idleness on a socket
+    rtms_keepalive_misses: int = 3  # unanswered keep-alives before the socket is interrupted
+    rtms_signaling_window_s: float = 60.0  # reconnect window after a signaling interruption/failover
+    rtms_media_window_s: float = 30.0  # reconnect window after a media interruption
+    rtms_connect_window_s: float = 60.0  # rtms_started -> first ready client, else rtms_stopped 11
+    rtms_handshake_timeout_s: float = 10.0  # upgrade -> first handshake message (at least 1 s real)
     page_token_ttl_s: float = 15 * 60.0
     rate_window_s: float = 60.0
     daily_window_s: float = 86400.0
@@ -83,6 +90,10 @@ class SimConfig:
     webhook_timeout_real_s: float = 3.0  # Zoom's 3 s; override only in zoomsim's own tests
     rest_timeout_fault_hold_real_s: float = 30.0
     log_level: str = "INFO"
+    # TLS for the RTMS servers: a test CA + server cert (DNS SAN localhost) in tls_dir, served on
+    # tls_port (0 = ephemeral). When tls_dir is set, server_urls are wss://localhost:<tls port>/...
+    tls_dir: str | None = None
+    tls_port: int = 0
 
     @property
     def s2s_is_rtms_app(self) -> bool:
@@ -142,6 +153,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, default=float(env.get("ZOOMSIM_TIME_SCALE", "1.0")))
     p.add_argument("--token-ttl", type=float, default=float(env.get("ZOOMSIM_TOKEN_TTL_SECONDS", "3600")))
     p.add_argument("--log-level", default=env.get("ZOOMSIM_LOG_LEVEL", "INFO"))
+    p.add_argument("--tls-dir", default=_env(env, "ZOOMSIM_TLS_DIR"))
+    p.add_argument("--tls-port", type=int, default=int(env.get("ZOOMSIM_TLS_PORT", "0")))
     return p
 
 
@@ -165,5 +178,11 @@ def config_from_args(argv: Sequence[str] | None = None, env: Mapping[str, str] |
         rtms_event_delay_s=float(env.get("ZOOMSIM_RTMS_EVENT_DELAY_SECONDS", "1.0")),
         auto_start_delay_s=float(env.get("ZOOMSIM_AUTO_START_DELAY_SECONDS", "2.0")),
         log_level=args.log_level,
+        tls_dir=args.tls_dir,
+        tls_port=args.tls_port,
+        rtms_signaling_window_s=float(env.get("ZOOMSIM_RTMS_SIGNALING_WINDOW_SECONDS", "60")),
+        rtms_media_window_s=float(env.get("ZOOMSIM_RTMS_MEDIA_WINDOW_SECONDS", "30")),
+        rtms_connect_window_s=float(env.get("ZOOMSIM_RTMS_CONNECT_WINDOW_SECONDS", "60")),
+        rtms_keepalive_interval_s=float(env.get("ZOOMSIM_RTMS_KEEPALIVE_SECONDS", "10")),
         **credentials_from_env(env),  # type: ignore[arg-type]
     )

@@ -11,6 +11,8 @@ from aiohttp import web
 
 from zoomsim.clock import monotonic
 from zoomsim.faults import FaultError
+from zoomsim.rtms_server import FaultError as RtmsFaultError
+from zoomsim.rtms_server import RtmsServer
 from zoomsim.scenario import (
     ScenarioError,
     apply_accounts_and_hosts,
@@ -270,6 +272,8 @@ async def info(request: web.Request) -> web.Response:
             "webhook_url": sim.webhooks.url,
             "webhook_validated": sim.webhooks.validation_ok,
             "rtms_client_id": c.rtms_app.client_id,
+            "tls_port": sim.tls_port,
+            "tls_ca_file": sim.tls_ca_file,
             "s2s_is_rtms_app": c.s2s_is_rtms_app,
             "accounts": [
                 {
@@ -302,6 +306,12 @@ async def rate_limits(request: web.Request) -> web.Response:
     return web.json_response(sim.lookup_rates)
 
 
+async def tls_info(request: web.Request) -> web.Response:
+    """{"tls_port", "ca_file"} (nulls when TLS is off)."""
+    sim = _sim(request)
+    return web.json_response({"tls_port": sim.tls_port, "ca_file": sim.tls_ca_file})
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -325,6 +335,27 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/_sim/rate_limits", rate_limits)
     r.add_post("/_sim/rate_limits", rate_limits)
     r.add_get("/_sim/ledger", ledger)
+    r.add_get("/_sim/tls", tls_info)
     r.add_post("/_sim/reset", reset)
     r.add_post("/_sim/webhook", set_webhook)
     r.add_post("/_sim/webhook/validate", revalidate_webhook)
+
+
+def add_rtms_routes(app: web.Application, rtms: RtmsServer) -> None:
+    """GET /_sim/streams/<id> (the RTMS servers' view of a stream) and POST /_sim/streams/<id>/faults."""
+
+    async def stream_view(request: web.Request) -> web.Response:
+        try:
+            return web.json_response(rtms.view(request.match_info["id"]))
+        except RtmsFaultError as exc:
+            return _error(exc.status, str(exc))
+
+    async def stream_fault(request: web.Request) -> web.Response:
+        spec = await _body(request)
+        try:
+            return web.json_response(await rtms.fault(request.match_info["id"], spec))
+        except RtmsFaultError as exc:
+            return _error(exc.status, str(exc))
+
+    app.router.add_get("/_sim/streams/{id}", stream_view)
+    app.router.add_post("/_sim/streams/{id}/faults", stream_fault)

@@ -7,7 +7,8 @@
   "hosts": [{"id", "email", "account", "name"}],
   "rate_limits": {"meeting_get_per_second", "user_get_per_second"},
   "meetings": [{"host_email", "topic", "rtms", "start_offset_s", "end_offset_s", "data_centre",
-                "tracking_fields", "transcript", "segment_interval_ms", "speak_from", "participants",
+                "tracking_fields", "transcript", "segment_interval_ms", "speak_from", "transcript_generate",
+                "participants",
                 "meeting_uuid", "meeting_id", "type", "duration", "rtms_plan",
                 "omit_host_email_in_events"}]
 }

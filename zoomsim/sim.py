@@ -68,7 +68,17 @@ class Simulator:
         self.loop: asyncio.AbstractEventLoop | None = None
         # Called as listener(meeting, stream, change) with change in started|stopped|paused|resumed|
         # cancelled; part 2 (RTMS media servers) hooks in here.
-        self.stream_listeners: list[Callable[[Meeting, Stream, str], None]] = []
+        # A listener may return an asyncio.Task for "stopped": meeting.rtms_stopped waits for it.
+        self.stream_listeners: list[Callable[[Meeting, Stream, str], object]] = []
+        # Called as listener(meeting, change) with change in started|ended (the RTMS media servers
+        # start and stop what the meeting's participants say).
+        self.meeting_listeners: list[Callable[[Meeting, str], None]] = []
+        # Set by app.start_site when TLS is enabled: server_urls are then wss://localhost:<port>/...
+        self.tls_port: int | None = None
+        self.tls_ca_file: str | None = None
+        # Awaited with a reason ("reset" or "shutdown") before tasks are cancelled: the RTMS servers
+        # close their sockets here.
+        self.close_hooks: list[Callable[[str], Coroutine[Any, Any, None]]] = []
         self.add_account(config.account)
         self.tokens.register_app(config.rtms_app, config.account.account_id, "general")
 
@@ -102,13 +112,23 @@ class Simulator:
         self.loop = asyncio.get_running_loop()
         await self.webhooks.start()
 
+    async def _run_close_hooks(self, reason: str) -> None:
+        for hook in list(self.close_hooks):
+            try:
+                await asyncio.wait_for(hook(reason), timeout=5.0)
+            except Exception as exc:
+                log_event(log, "zoomsim.close_hook.failed", logging.ERROR, error=repr(exc))
+
     async def shutdown(self) -> None:
         await self.events_ws.close_all("shutdown")
+        await self._run_close_hooks("shutdown")
         await self.cancel_tasks()
         await self.webhooks.stop()
 
     async def reset(self) -> None:
-        """Clear meetings, faults, ledger, pending timers and deliveries. Tokens and sockets stay."""
+        """Clear meetings, faults, ledger, pending timers and deliveries. Tokens and event sockets stay;
+        RTMS sockets are closed (their streams are gone)."""
+        await self._run_close_hooks("reset")
         await self.cancel_tasks()
         self.webhooks.restart_loops()
         self.meetings.clear()
@@ -233,6 +253,16 @@ class Simulator:
             isinstance(t, dict) and "text" in t for t in transcript
         ):
             raise ValueError("transcript must be a list of {speaker, text}")
+        generate = spec.get("transcript_generate")
+        if generate is not None:
+            from zoomsim.speech import validate_generate
+
+            generate = validate_generate(generate)
+        for line in transcript:
+            if "language" in line:
+                from zoomsim.speech import language_code
+
+                language_code(line["language"])  # raises ValueError on an unknown language
         host = self.host_for(str(email), spec.get("account"))
         acc = self.accounts[host.account_id]
         uuid = spec.get("meeting_uuid") or ids.meeting_uuid()
@@ -254,6 +284,7 @@ class Simulator:
             tracking_fields=_tracking_fields(spec.get("tracking_fields")),
             custom_keys=list(spec.get("custom_keys") or []),
             transcript=transcript,
+            transcript_generate=generate,
             segment_interval_ms=int(spec.get("segment_interval_ms", 1500)),
             speak_from=speak_from,
             omit_host_email_in_events=bool(spec.get("omit_host_email_in_events", False)),
@@ -277,6 +308,7 @@ class Simulator:
         self.ledger.record("meeting.started", meeting_uuid=m.uuid, meeting_id=m.id, emitted=emit)
         if emit:
             self.emit("meeting.started", self._meeting_payload(m), m.account_id, meeting_uuid=m.uuid)
+        self._notify_meeting(m, "started")
         if m.rtms == "auto" and self.rtms_plan(m):
             self.spawn(self._auto_start(m), f"auto-start:{m.uuid}")
 
@@ -289,6 +321,7 @@ class Simulator:
         if m.state != "live":
             raise ValueError(f"meeting is {m.state}")
         stream = m.active_stream
+        stopping: asyncio.Task[Any] | None = None
         if stream is not None:
             task = self._stream_tasks.pop(stream.rtms_stream_id, None)
             if task is not None:
@@ -298,11 +331,21 @@ class Simulator:
                 self._notify(m, stream, "cancelled")
             else:
                 reason = STOP_USER_TRIGGERED if stream.state == "stopping" else STOP_MEETING_ENDED
-                self._stop_stream(m, stream, reason)
+                stopping = self._stop_stream(m, stream, reason)
         m.state = "ended"
         m.end_time = max(utcnow().replace(microsecond=0), m.start_time or utcnow())
+        self._notify_meeting(m, "ended")
         self.ledger.record("meeting.ended", meeting_uuid=m.uuid, meeting_id=m.id)
-        self.emit("meeting.ended", self._meeting_payload(m), m.account_id, meeting_uuid=m.uuid)
+        payload = self._meeting_payload(m)
+        if stopping is None:
+            self.emit("meeting.ended", payload, m.account_id, meeting_uuid=m.uuid)
+        else:
+            # After the RTMS servers' teardown and meeting.rtms_stopped.
+            async def ended() -> None:
+                await asyncio.wait([stopping], timeout=10.0)
+                self.emit("meeting.ended", payload, m.account_id, meeting_uuid=m.uuid)
+
+            self.spawn(ended(), f"ended:{m.uuid}")
 
     def schedule_meeting(self, m: Meeting, start_in_s: float, end_in_s: float | None) -> None:
         """Start after `start_in_s` and end at `end_in_s` simulated seconds from now (scaled timers).
@@ -364,9 +407,14 @@ class Simulator:
             1 for m in self.meetings.values() if m.account_id == account_id and m.active_stream is not None
         )
 
+    def ws_base(self, tls: bool | None = None) -> str:
+        """The base of RTMS URLs: wss://localhost:<tls port> when TLS is on (and asked), else ws://."""
+        if self.tls_port is not None and tls is not False:
+            return f"wss://localhost:{self.tls_port}"
+        return self.base_url.replace("https://", "wss://").replace("http://", "ws://")
+
     def server_url(self, dc: str, generation: int) -> str:
-        ws_base = self.base_url.replace("https://", "wss://").replace("http://", "ws://")
-        return f"{ws_base}/rtms-{dc}/{generation}/signaling"
+        return f"{self.ws_base()}/rtms-{dc}/{generation}/signaling"
 
     def begin_stream(self, m: Meeting, operator_id: str, delay_s: float | None = None) -> Stream | None:
         """Start a stream: a 'starting' stream now, meeting.rtms_started after the delay.
@@ -435,24 +483,67 @@ class Simulator:
         )
         stream.started_event_ts = body["event_ts"]
 
-    def _notify(self, m: Meeting, stream: Stream, change: str) -> None:
-        for listener in list(self.stream_listeners):
+    def _notify_meeting(self, m: Meeting, change: str) -> None:
+        for listener in list(self.meeting_listeners):
             try:
-                listener(m, stream, change)
+                listener(m, change)
             except Exception as exc:  # a listener must not break Zoom's side
                 log_event(log, "zoomsim.listener.failed", logging.ERROR, error=repr(exc))
 
-    def _stop_stream(self, m: Meeting, stream: Stream, reason: int) -> None:
+    def stop_stream_now(self, m: Meeting, stream: Stream, reason: int) -> None:
+        """Stop a started/paused/stopping stream at once (RTMS servers: timeouts, close request)."""
+        if stream.state not in ("started", "paused", "stopping"):
+            return
+        task = self._stream_tasks.pop(stream.rtms_stream_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        self._stop_stream(m, stream, reason)
+
+    def find_stream(self, rtms_stream_id: str) -> tuple[Meeting, Stream] | None:
+        for m in self.meetings.values():
+            for s in m.streams:
+                if s.rtms_stream_id == rtms_stream_id:
+                    return m, s
+        return None
+
+    def _notify(self, m: Meeting, stream: Stream, change: str) -> list[asyncio.Task[Any]]:
+        """Call the stream listeners; the tasks they return are teardowns to wait for."""
+        waits: list[asyncio.Task[Any]] = []
+        for listener in list(self.stream_listeners):
+            try:
+                result = listener(m, stream, change)
+            except Exception as exc:  # a listener must not break Zoom's side
+                log_event(log, "zoomsim.listener.failed", logging.ERROR, error=repr(exc))
+                continue
+            if isinstance(result, asyncio.Task):
+                waits.append(result)
+        return waits
+
+    def _stop_stream(self, m: Meeting, stream: Stream, reason: int) -> asyncio.Task[Any] | None:
+        """Stop now. meeting.rtms_stopped goes out after the RTMS servers have sent their final state
+        updates and closed the stream's sockets (a returned task), or at once when nobody is connected."""
         stream.state = "stopped"
         stream.stop_reason = reason
-        self._notify(m, stream, "stopped")
-        self.emit(
-            "meeting.rtms_stopped",
-            {"meeting_uuid": m.uuid, "rtms_stream_id": stream.rtms_stream_id, "stop_reason": reason},
-            m.account_id,
-            meeting_uuid=m.uuid,
-            rtms_stream_id=stream.rtms_stream_id,
-        )
+        waits = self._notify(m, stream, "stopped")
+
+        def emit_stopped() -> None:
+            self.emit(
+                "meeting.rtms_stopped",
+                {"meeting_uuid": m.uuid, "rtms_stream_id": stream.rtms_stream_id, "stop_reason": reason},
+                m.account_id,
+                meeting_uuid=m.uuid,
+                rtms_stream_id=stream.rtms_stream_id,
+            )
+
+        if not waits:
+            emit_stopped()
+            return None
+
+        async def after_teardown() -> None:
+            await asyncio.wait(waits, timeout=10.0)
+            emit_stopped()
+
+        return self.spawn(after_teardown(), f"rtms-stopped:{stream.rtms_stream_id}")
 
     def stop_stream_later(
         self, m: Meeting, stream: Stream, reason: int, delay_s: float | None = None

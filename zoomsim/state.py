@@ -62,6 +62,8 @@ class Meeting:
     tracking_fields: list[dict[str, str]] = field(default_factory=list)
     custom_keys: list[dict[str, str]] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    # {"speakers", "rate_per_s", "languages", "count"}: generated speech (zoomsim/speech.py).
+    transcript_generate: dict[str, Any] | None = None
     segment_interval_ms: int = 1500
     speak_from: str = "meeting_start"
     streams: list[Stream] = field(default_factory=list)
@@ -92,6 +94,7 @@ class Meeting:
             "tracking_fields": self.tracking_fields,
             "omit_host_email_in_events": self.omit_host_email_in_events,
             "transcript": self.transcript,
+            "transcript_generate": self.transcript_generate,
             "segment_interval_ms": self.segment_interval_ms,
             "speak_from": self.speak_from,
             "streams": [s.view() for s in self.streams],
