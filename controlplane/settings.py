@@ -91,6 +91,9 @@ ZOOM_EVENTS_WS_URL = env_str("ZOOM_EVENTS_WS_URL", "wss://ws.zoom.us/ws")
 # The secrets themselves are read from the environment at use time, never copied into settings,
 # so that they cannot leak through a settings dump (Django's debug page, diffsettings).
 ZOOM_ACCOUNT_ID = env_str("ZOOM_ACCOUNT_ID", "")
+# CA bundle for the RTMS media servers' wss:// certificates; empty = the system trust store. Certificate
+# verification is never switched off (tests point this at the simulator's test CA).
+RTMS_CA_FILE = env_str("RTMS_CA_FILE", "")
 
 # --- Storage ---------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtms")

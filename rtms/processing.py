@@ -22,6 +22,7 @@ from regions.models import Region
 from regions.residency import MeetingFacts
 from regions.routing import queue_for
 from rtms import metrics
+from rtms.gateway.notify import notify_gateways
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, RoutingStatus, StreamState
 from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, RtmsStream, ZoomAccount
 from rtms.residency import RoutingOutcome, route_meeting
@@ -300,6 +301,7 @@ def apply_rtms_started(event: RtmsStarted, meeting: Meeting, clock: Clock) -> st
         },
     )
     if created:
+        transaction.on_commit(lambda: notify_gateways(region.code) if region else None)
         if stream.data_centre_mismatch:
             logger.warning("stream.data_centre_mismatch", extra={"stream_id": stream.pk, "data_centre": hint})
         return "created"
@@ -320,6 +322,8 @@ def apply_rtms_started(event: RtmsStarted, meeting: Meeting, clock: Clock) -> st
     ).update(**fields)
     if updated and stream.state != StreamState.WANTED:
         stream_transition(stream.pk, StreamState.WANTED, cause="zoom.failover", clock=clock)
+    if updated and region is not None:
+        transaction.on_commit(lambda: notify_gateways(region.code))
     return "failover" if updated else "duplicate"
 
 

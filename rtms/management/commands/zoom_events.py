@@ -22,11 +22,12 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 from prometheus_client import Gauge, start_http_server
 
 from reconciler.hooks import request_reconcile
 from rtms.accounts import account_api_credentials
+from rtms.asyncdb import db
 from rtms.ingest import ingest
 from rtms.leases import Held, lease_acquire, lease_release, lease_renew
 from rtms.models import Channel, ZoomAccount
@@ -40,16 +41,6 @@ logger = logging.getLogger(__name__)
 LEADER = Gauge("rtms_events_leader", "1 while this process holds the account's event connection", ["account"])
 CONNECTED = Gauge("rtms_events_connected", "1 while the Zoom event WebSocket is open", ["account"])
 STORE_ATTEMPTS = 3
-
-
-def _db(fn: Any) -> Any:
-    """Run ORM work off the event loop, on a connection that is checked before use."""
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
-        return fn(*args, **kwargs)
-
-    return sync_to_async(wrapped, thread_sensitive=True)
 
 
 class AccountSubscriber:
@@ -76,7 +67,7 @@ class AccountSubscriber:
     async def _store(self, body: dict[str, object]) -> None:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                await _db(ingest)(body, channel=Channel.WEBSOCKET)
+                await db(ingest)(body, channel=Channel.WEBSOCKET)
                 return
             except ProtocolError as exc:
                 logger.warning(
@@ -103,7 +94,7 @@ class AccountSubscriber:
         ttl_s = self.ttl.total_seconds()
         while not stop.is_set():
             try:
-                held: Held | None = await _db(lease_acquire)(self.lease_name, self.owner, self.ttl)
+                held: Held | None = await db(lease_acquire)(self.lease_name, self.owner, self.ttl)
             except DatabaseError as exc:
                 logger.warning(
                     "events.lease_error", extra={"account": self.label, "error": type(exc).__name__}
@@ -138,7 +129,7 @@ class AccountSubscriber:
                 budget = ttl_s / 2 - (time.monotonic() - last_renewed)
                 try:
                     renewed = budget > 0 and await asyncio.wait_for(
-                        _db(lease_renew)(held, self.ttl), timeout=budget
+                        db(lease_renew)(held, self.ttl), timeout=budget
                     )
                 except (TimeoutError, DatabaseError):
                     renewed = False
@@ -155,7 +146,7 @@ class AccountSubscriber:
             LEADER.labels(self.label).set(0)
             if stop.is_set():
                 with contextlib.suppress(DatabaseError):
-                    await _db(lease_release)(held)
+                    await db(lease_release)(held)
             logger.info("events.leader_released", extra={"account": self.label})
 
 
@@ -182,7 +173,7 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        accounts = await _db(lambda: list(ZoomAccount.objects.filter(active=True)))()
+        accounts = await db(lambda: list(ZoomAccount.objects.filter(active=True)))()
         subscribers = []
         for account in accounts:
             if only and account.zoom_account_id not in only:

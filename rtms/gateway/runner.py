@@ -1,0 +1,379 @@
+"""The regional gateway: holds many RTMS streams in one asyncio loop.
+
+Per cycle it renews the leases it holds (any lease it cannot renew is dropped at once, sockets first:
+fencing), looks at the rows of the streams it holds (a failover bumped the generation, a webhook said
+interrupted or stopped) and claims wanted streams up to its capacity. It is woken by NOTIFY when a stream
+becomes wanted and polls as a fallback. ORM work runs off the loop in batches, never per media message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import DatabaseError
+
+from reconciler.hooks import request_reconcile
+from regions.models import Region
+from rtms.accounts import rtms_app_credentials
+from rtms.asyncdb import db
+from rtms.gateway.claims import Claim, stream_claim, stream_release, stream_renew
+from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seq
+from rtms.lifecycle import STREAM_TERMINAL, StreamState
+from rtms.models import Meeting, RtmsStream
+from rtms.services import IllegalTransition, stream_transition
+from rtms.zoom.media import MediaClientConfig, WebSocketTransport
+from rtms.zoom.protocol import AudioData, EventUpdate, MediaType, TranscriptData
+from rtms.zoom.transport import (
+    OutcomeKind,
+    RtmsConnection,
+    SessionOutcome,
+    StatusKind,
+    StreamStatus,
+    StreamTarget,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    region_code: str
+    owner: str
+    lease_ttl: timedelta
+    renew_every_s: float
+    poll_every_s: float
+    capacity: int
+    flush_interval_s: float
+    flush_max_rows: int
+    media: MediaClientConfig
+    audio: bool = False
+    ca_file: str | None = None
+
+
+# Which lifecycle moves a status from the media client asks for, tried in order (the lifecycle table
+# decides; a move that is no longer legal is skipped).
+_MOVES: dict[StatusKind, tuple[StreamState, ...]] = {
+    StatusKind.CONNECTING: (StreamState.CONNECTING,),
+    StatusKind.READY: (StreamState.CONNECTING, StreamState.CONNECTED),
+    StatusKind.RESUMED: (StreamState.CONNECTED,),
+    StatusKind.INTERRUPTED: (StreamState.INTERRUPTED,),
+    StatusKind.PAUSED: (StreamState.PAUSED,),
+}
+
+
+async def _move(
+    stream_id: int, targets: tuple[StreamState, ...], *, cause: str, stop_reason: int | None = None
+) -> None:
+    for target in targets:
+        try:
+            await db(stream_transition)(stream_id, target, cause=cause, stop_reason=stop_reason)
+        except IllegalTransition:
+            continue
+        except DatabaseError as exc:
+            logger.warning(
+                "gateway.transition_failed", extra={"stream_id": stream_id, "error": type(exc).__name__}
+            )
+
+
+class StreamSink:
+    """The media client's callbacks for one stream: segments to the batcher, states to the database."""
+
+    def __init__(self, held: Held, batcher: SegmentBatcher, next_seq: int) -> None:
+        self.held = held
+        self.batcher = batcher
+        self.next_seq = next_seq
+        self.last_status: StatusKind | None = None
+
+    async def on_transcript(self, data: TranscriptData) -> None:
+        claim = self.held.claim
+        self.batcher.add(
+            Segment(
+                region_code=self.held.region_code,
+                meeting_id=claim.meeting_id,
+                stream_id=claim.stream_id,
+                seq=self.next_seq,
+                speaker_id=data.user_id,
+                speaker_name=data.user_name or "",
+                text=data.text,
+                start_ms=data.start_time,
+                end_ms=data.end_time,
+                language=None if data.language is None else int(data.language),
+            )
+        )
+        self.next_seq += 1
+
+    async def on_audio(self, data: AudioData) -> None:
+        return None  # audio capture to WAV is not enabled in this gateway yet
+
+    async def on_state(self, status: StreamStatus) -> None:
+        self.last_status = status.kind
+        moves = _MOVES.get(status.kind)
+        if moves:
+            await _move(self.held.claim.stream_id, moves, cause=f"gateway.{status.kind.value}")
+
+    async def on_event(self, event: EventUpdate) -> None:
+        return None
+
+
+@dataclass
+class Held:
+    claim: Claim
+    region_code: str
+    meeting_uuid: str
+    generation: int
+    connection: RtmsConnection | None = None
+    task: asyncio.Task[None] | None = None
+    sink: StreamSink | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _stream_rows(ids: list[int]) -> dict[int, tuple[str, int, list[str]]]:
+    rows = RtmsStream.objects.filter(pk__in=ids).values_list(
+        "pk", "state", "server_generation", "server_urls"
+    )
+    return {pk: (state, gen, list(urls or [])) for pk, state, gen, urls in rows}
+
+
+def _prepare(claim: Claim, region_code: str) -> tuple[str, object, int]:
+    meeting = Meeting.objects.select_related("account").get(pk=claim.meeting_id)
+    if meeting.account is None:
+        raise LookupError("stream's meeting has no Zoom account")
+    return (
+        meeting.zoom_uuid,
+        rtms_app_credentials(meeting.account),
+        segment_next_seq(region_code, claim.stream_id),
+    )
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.held: dict[int, Held] = {}
+        self.wake = asyncio.Event()
+        self.batcher = SegmentBatcher(
+            interval_s=config.flush_interval_s, max_rows=config.flush_max_rows, publish=_publish_live
+        )
+        self._transports: dict[str, WebSocketTransport] = {}
+        self._ssl: ssl.SSLContext | None = (
+            ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
+        )
+        self._region_id: int | None = None
+
+    def _transport(self, credentials: object) -> WebSocketTransport:
+        client_id = credentials.client_id  # type: ignore[attr-defined]
+        if client_id not in self._transports:
+            self._transports[client_id] = WebSocketTransport(credentials, self.config.media)  # type: ignore[arg-type]
+        return self._transports[client_id]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        region = await db(Region.objects.get)(code=self.config.region_code)
+        self._region_id = region.pk
+        batch_stop = asyncio.Event()
+        batch_task = asyncio.create_task(self.batcher.run(batch_stop), name="segment-batcher")
+        last_renew = time.monotonic()
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if now - last_renew >= self.config.renew_every_s:
+                    ok = await self._renew()
+                    if ok:
+                        last_renew = now
+                    elif time.monotonic() - last_renew > self.config.lease_ttl.total_seconds() / 2:
+                        # Cannot prove we still hold anything: close everything before anyone may take over.
+                        await self._drop_all("renew_failed")
+                await self._watch()
+                await self._claim()
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        _first(stop, self.wake),
+                        timeout=min(self.config.renew_every_s, self.config.poll_every_s),
+                    )
+        finally:
+            await self._drop_all("shutdown", release=True)
+            batch_stop.set()
+            await batch_task
+
+    async def _renew(self) -> bool:
+        if not self.held:
+            return True
+        tokens = {sid: h.claim.lease_token for sid, h in self.held.items()}
+        try:
+            renewed = await db(stream_renew)(owner=self.config.owner, held=tokens, ttl=self.config.lease_ttl)
+        except DatabaseError as exc:
+            logger.warning("gateway.renew_failed", extra={"error": type(exc).__name__})
+            return False
+        for sid in set(tokens) - renewed:
+            logger.warning("gateway.lease_lost", extra={"stream_id": sid})
+            await self._drop(sid, "lease_lost", release=False)
+        return True
+
+    async def _watch(self) -> None:
+        if not self.held:
+            return
+        try:
+            rows = await db(_stream_rows)(list(self.held))
+        except DatabaseError:
+            return
+        for sid, (state, generation, urls) in rows.items():
+            held = self.held.get(sid)
+            if held is None or held.connection is None:
+                continue
+            if state in STREAM_TERMINAL:
+                await self._drop(sid, "stream_ended", release=True)
+            elif generation > held.generation:
+                held.generation = generation
+                held.connection.failover(self._target(held, tuple(urls), generation))
+            elif state == StreamState.INTERRUPTED and held.sink and held.sink.last_status == StatusKind.READY:
+                held.connection.interrupt()
+
+    def _target(self, held: Held, urls: tuple[str, ...], generation: int) -> StreamTarget:
+        media = MediaType.TRANSCRIPT | (MediaType.AUDIO if self.config.audio else MediaType.TRANSCRIPT)
+        return StreamTarget(
+            meeting_uuid=held.meeting_uuid,
+            rtms_stream_id=held.claim.rtms_stream_id,
+            server_urls=urls,
+            generation=generation,
+            media=media,
+            ssl_context=self._ssl,
+        )
+
+    async def _claim(self) -> None:
+        room = self.config.capacity - len(self.held)
+        if room <= 0 or self._region_id is None:
+            return
+        try:
+            claims = await db(stream_claim)(
+                region_id=self._region_id, owner=self.config.owner, ttl=self.config.lease_ttl, limit=room
+            )
+        except DatabaseError as exc:
+            logger.warning("gateway.claim_failed", extra={"error": type(exc).__name__})
+            return
+        for claim in claims:
+            await self._start(claim)
+
+    async def _start(self, claim: Claim) -> None:
+        region_code = self.config.region_code
+        try:
+            meeting_uuid, credentials, next_seq = await db(_prepare)(claim, region_code)
+        except Exception as exc:  # misconfigured account or vanished rows: give the lease back, log why
+            logger.error(
+                "gateway.prepare_failed", extra={"stream_id": claim.stream_id, "error": type(exc).__name__}
+            )
+            await db(stream_release)(
+                owner=self.config.owner, stream_id=claim.stream_id, token=claim.lease_token
+            )
+            return
+        held = Held(
+            claim=claim,
+            region_code=region_code,
+            meeting_uuid=meeting_uuid,
+            generation=claim.server_generation,
+        )
+        try:
+            target = self._target(held, claim.server_urls, claim.server_generation)
+        except ValueError as exc:
+            logger.error("gateway.bad_target", extra={"stream_id": claim.stream_id, "error": str(exc)})
+            await _move(claim.stream_id, (StreamState.FAILED,), cause="gateway.bad_server_urls")
+            return
+        held.sink = StreamSink(held, self.batcher, next_seq)
+        held.connection = self._transport(credentials).open(target, held.sink)
+        if claim.state in (StreamState.CONNECTED, StreamState.PAUSED):
+            # Taking over from a gateway that died: the stream was connected, now it is not.
+            await _move(claim.stream_id, (StreamState.INTERRUPTED,), cause="gateway.takeover")
+        self.held[claim.stream_id] = held
+        held.task = asyncio.create_task(self._hold(held), name=f"stream-{claim.stream_id}")
+        logger.info(
+            "gateway.stream_claimed", extra={"stream_id": claim.stream_id, "token": claim.lease_token}
+        )
+
+    async def _hold(self, held: Held) -> None:
+        assert held.connection is not None
+        try:
+            outcome = await held.connection.run(held.stop)
+        except Exception as exc:  # a bug in the client must not take the gateway down
+            logger.exception("gateway.stream_crashed", extra={"stream_id": held.claim.stream_id})
+            outcome = SessionOutcome(kind=OutcomeKind.FAILED, error=type(exc).__name__)
+        await self._finish(held, outcome)
+
+    async def _finish(self, held: Held, outcome: SessionOutcome) -> None:
+        sid = held.claim.stream_id
+        reason = None if outcome.stop_reason is None else int(outcome.stop_reason)
+        logger.info(
+            "gateway.stream_finished",
+            extra={"stream_id": sid, "outcome": outcome.kind.value, "stop_reason": reason},
+        )
+        if outcome.kind in (OutcomeKind.STOPPED, OutcomeKind.RESTART_REQUESTED):
+            await _move(
+                sid, (StreamState.STOPPED,), cause=f"gateway.{outcome.kind.value}", stop_reason=reason
+            )
+            if outcome.kind is OutcomeKind.RESTART_REQUESTED:
+                request_reconcile(zoom_account_id="", reason="rtms-restart-requested")
+        elif outcome.kind in (OutcomeKind.REFUSED, OutcomeKind.FAILED):
+            await db(RtmsStream.objects.filter(pk=sid).update)(
+                last_error=(outcome.error or outcome.kind.value)[:255]
+            )
+            await _move(sid, (StreamState.FAILED,), cause=f"gateway.{outcome.kind.value}")
+        elif outcome.kind is OutcomeKind.DUPLICATE:
+            # Someone else is connected: never fight. Keep the lease until it lapses, so nobody retries
+            # sooner than a TTL, and let the reconciler and operators see the note.
+            await db(RtmsStream.objects.filter(pk=sid).update)(
+                last_error="duplicate connection refused by Zoom"
+            )
+            self.held.pop(sid, None)
+            return
+        if outcome.kind is not OutcomeKind.CLOSED:
+            self.held.pop(sid, None)
+            with contextlib.suppress(DatabaseError):
+                await db(stream_release)(owner=self.config.owner, stream_id=sid, token=held.claim.lease_token)
+
+    async def _drop(self, sid: int, why: str, *, release: bool) -> None:
+        held = self.held.pop(sid, None)
+        if held is None:
+            return
+        held.stop.set()
+        if held.connection is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(held.connection.close(), timeout=10)
+        if held.task is not None:
+            held.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await held.task
+        logger.info("gateway.stream_dropped", extra={"stream_id": sid, "why": why})
+        if release:
+            with contextlib.suppress(DatabaseError):
+                await db(stream_release)(owner=self.config.owner, stream_id=sid, token=held.claim.lease_token)
+
+    async def _drop_all(self, why: str, *, release: bool = False) -> None:
+        for sid in list(self.held):
+            await self._drop(sid, why, release=release)
+        await self.batcher.flush()
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def _publish_live(batch: list[Segment]) -> None:
+    """Committed segments to the live page's channel group (the consumer arrives with the live page)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for segment in batch:
+        await layer.group_send(
+            f"live.meeting.{segment.meeting_id}",
+            {"type": "transcript.segment", "segment": segment.as_message()},
+        )

@@ -1,0 +1,90 @@
+"""``manage.py rtms_gateway --region <code>`` (contract): hold the RTMS streams of one region.
+
+Run several per region: leases decide who holds which stream, and a gateway that dies is replaced by the
+others once its leases lapse. SIGTERM drains: close sockets, flush transcripts, release leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from prometheus_client import start_http_server
+
+from regions.models import Region
+from rtms.gateway.notify import listen_for_region
+from rtms.gateway.runner import Gateway, GatewayConfig
+from rtms.zoom.media import MediaClientConfig
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Connect to the RTMS streams of one region and store their transcripts in the region."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--region", required=True, help="region code, e.g. eu-central")
+        parser.add_argument("--capacity", type=int, default=int(os.environ.get("GATEWAY_CAPACITY", "1000")))
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=int(os.environ.get("GATEWAY_METRICS_PORT", "0") or 0),
+            help="serve Prometheus metrics on this port (0: off)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        code = options["region"]
+        if not Region.objects.filter(code=code, active=True).exists():
+            raise CommandError(f"unknown or inactive region {code!r}")
+        if options["capacity"] < 1:
+            raise CommandError("--capacity must be at least 1")
+        if options["metrics_port"]:
+            start_http_server(options["metrics_port"], addr="127.0.0.1")
+        ttl = settings.STREAM_LEASE_TTL
+        config = GatewayConfig(
+            region_code=code,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            lease_ttl=ttl,
+            renew_every_s=settings.STREAM_LEASE_RENEW.total_seconds(),
+            poll_every_s=max(0.5, settings.STREAM_LEASE_RENEW.total_seconds()),
+            capacity=options["capacity"],
+            flush_interval_s=settings.TRANSCRIPT_FLUSH_INTERVAL.total_seconds(),
+            flush_max_rows=settings.TRANSCRIPT_FLUSH_MAX_ROWS,
+            media=MediaClientConfig(
+                connect_timeout_s=settings.RTMS_CONNECT_TIMEOUT.total_seconds(),
+                keepalive_timeout_s=settings.RTMS_KEEPALIVE_TIMEOUT.total_seconds(),
+                backoff_initial_s=settings.RTMS_RECONNECT_BACKOFF_INITIAL.total_seconds(),
+                backoff_cap_s=settings.RTMS_RECONNECT_BACKOFF_CAP.total_seconds(),
+                reconnect_window_s=settings.RTMS_SIGNALING_RECONNECT_WINDOW.total_seconds() * 1.5,
+            ),
+            ca_file=settings.RTMS_CA_FILE or None,
+        )
+        asyncio.run(self._main(config))
+
+    async def _main(self, config: GatewayConfig) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        gateway = Gateway(config)
+        listener = asyncio.create_task(
+            listen_for_region(config.region_code, gateway.wake, stop, timeout_s=config.renew_every_s),
+            name="listen",
+        )
+        logger.info("gateway.started", extra={"region": config.region_code, "owner": config.owner})
+        try:
+            await gateway.run(stop)
+        finally:
+            stop.set()
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            logger.info("gateway.stopped", extra={"region": config.region_code})
