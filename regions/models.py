@@ -25,6 +25,9 @@ class Region(models.Model):
         help_text='Zoom data-centre codes expected for this region (e.g. ["fra", "ams"]); a stream '
         "served from another data centre is flagged for compliance.",
     )
+    capture_audio = models.BooleanField(
+        default=False, help_text="Also keep meeting audio (WAV) in this region's media root."
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -22,11 +22,14 @@ from reconciler.hooks import request_reconcile
 from regions.models import Region
 from rtms.accounts import rtms_app_credentials
 from rtms.asyncdb import db
+from rtms.gateway import metrics
+from rtms.gateway.audio import WavPart, audio_part_path
 from rtms.gateway.claims import Claim, stream_claim, stream_release, stream_renew
 from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seq
 from rtms.lifecycle import STREAM_TERMINAL, StreamState
 from rtms.models import Meeting, RtmsStream
 from rtms.services import IllegalTransition, stream_transition
+from rtms.zoom.credentials import RtmsAppCredentials
 from rtms.zoom.media import MediaClientConfig, WebSocketTransport
 from rtms.zoom.protocol import AudioData, EventUpdate, MediaType, TranscriptData
 from rtms.zoom.transport import (
@@ -52,7 +55,6 @@ class GatewayConfig:
     flush_interval_s: float
     flush_max_rows: int
     media: MediaClientConfig
-    audio: bool = False
     ca_file: str | None = None
 
 
@@ -107,11 +109,19 @@ class StreamSink:
             )
         )
         self.next_seq += 1
+        metrics.SEGMENTS.labels(self.held.region_code).inc()
 
     async def on_audio(self, data: AudioData) -> None:
-        return None  # audio capture to WAV is not enabled in this gateway yet
+        if self.held.audio is not None:
+            self.held.audio.write(data.data)
 
     async def on_state(self, status: StreamStatus) -> None:
+        region = self.held.region_code
+        if self.last_status is not None:
+            metrics.STREAMS.labels(region, self.last_status.value).dec()
+        metrics.STREAMS.labels(region, status.kind.value).inc()
+        if status.kind is StatusKind.INTERRUPTED:
+            metrics.RECONNECTS.labels(region, status.detail or "unknown").inc()
         self.last_status = status.kind
         moves = _MOVES.get(status.kind)
         if moves:
@@ -127,6 +137,7 @@ class Held:
     region_code: str
     meeting_uuid: str
     generation: int
+    audio: WavPart | None = None
     connection: RtmsConnection | None = None
     task: asyncio.Task[None] | None = None
     sink: StreamSink | None = None
@@ -140,14 +151,23 @@ def _stream_rows(ids: list[int]) -> dict[int, tuple[str, int, list[str]]]:
     return {pk: (state, gen, list(urls or [])) for pk, state, gen, urls in rows}
 
 
-def _prepare(claim: Claim, region_code: str) -> tuple[str, object, int]:
-    meeting = Meeting.objects.select_related("account").get(pk=claim.meeting_id)
+@dataclass(frozen=True)
+class Prepared:
+    meeting_uuid: str
+    credentials: RtmsAppCredentials
+    next_seq: int
+    audio: bool
+
+
+def _prepare(claim: Claim, region_code: str) -> Prepared:
+    meeting = Meeting.objects.select_related("account", "region").get(pk=claim.meeting_id)
     if meeting.account is None:
         raise LookupError("stream's meeting has no Zoom account")
-    return (
-        meeting.zoom_uuid,
-        rtms_app_credentials(meeting.account),
-        segment_next_seq(region_code, claim.stream_id),
+    return Prepared(
+        meeting_uuid=meeting.zoom_uuid,
+        credentials=rtms_app_credentials(meeting.account),
+        next_seq=segment_next_seq(region_code, claim.stream_id),
+        audio=meeting.account.capture_audio or bool(meeting.region and meeting.region.capture_audio),
     )
 
 
@@ -157,7 +177,10 @@ class Gateway:
         self.held: dict[int, Held] = {}
         self.wake = asyncio.Event()
         self.batcher = SegmentBatcher(
-            interval_s=config.flush_interval_s, max_rows=config.flush_max_rows, publish=_publish_live
+            interval_s=config.flush_interval_s,
+            max_rows=config.flush_max_rows,
+            publish=_publish_live,
+            observe=lambda region, seconds: metrics.FLUSH_SECONDS.labels(region).observe(seconds),
         )
         self._transports: dict[str, WebSocketTransport] = {}
         self._ssl: ssl.SSLContext | None = (
@@ -165,11 +188,10 @@ class Gateway:
         )
         self._region_id: int | None = None
 
-    def _transport(self, credentials: object) -> WebSocketTransport:
-        client_id = credentials.client_id  # type: ignore[attr-defined]
-        if client_id not in self._transports:
-            self._transports[client_id] = WebSocketTransport(credentials, self.config.media)  # type: ignore[arg-type]
-        return self._transports[client_id]
+    def _transport(self, credentials: RtmsAppCredentials) -> WebSocketTransport:
+        if credentials.client_id not in self._transports:
+            self._transports[credentials.client_id] = WebSocketTransport(credentials, self.config.media)
+        return self._transports[credentials.client_id]
 
     async def run(self, stop: asyncio.Event) -> None:
         region = await db(Region.objects.get)(code=self.config.region_code)
@@ -234,7 +256,7 @@ class Gateway:
                 held.connection.interrupt()
 
     def _target(self, held: Held, urls: tuple[str, ...], generation: int) -> StreamTarget:
-        media = MediaType.TRANSCRIPT | (MediaType.AUDIO if self.config.audio else MediaType.TRANSCRIPT)
+        media = MediaType.TRANSCRIPT | (MediaType.AUDIO if held.audio is not None else MediaType.TRANSCRIPT)
         return StreamTarget(
             meeting_uuid=held.meeting_uuid,
             rtms_stream_id=held.claim.rtms_stream_id,
@@ -261,7 +283,7 @@ class Gateway:
     async def _start(self, claim: Claim) -> None:
         region_code = self.config.region_code
         try:
-            meeting_uuid, credentials, next_seq = await db(_prepare)(claim, region_code)
+            prepared = await db(_prepare)(claim, region_code)
         except Exception as exc:  # misconfigured account or vanished rows: give the lease back, log why
             logger.error(
                 "gateway.prepare_failed", extra={"stream_id": claim.stream_id, "error": type(exc).__name__}
@@ -273,8 +295,13 @@ class Gateway:
         held = Held(
             claim=claim,
             region_code=region_code,
-            meeting_uuid=meeting_uuid,
+            meeting_uuid=prepared.meeting_uuid,
             generation=claim.server_generation,
+            audio=(
+                WavPart(audio_part_path(region_code, claim.meeting_id, claim.stream_id, claim.lease_token))
+                if prepared.audio
+                else None
+            ),
         )
         try:
             target = self._target(held, claim.server_urls, claim.server_generation)
@@ -282,8 +309,8 @@ class Gateway:
             logger.error("gateway.bad_target", extra={"stream_id": claim.stream_id, "error": str(exc)})
             await _move(claim.stream_id, (StreamState.FAILED,), cause="gateway.bad_server_urls")
             return
-        held.sink = StreamSink(held, self.batcher, next_seq)
-        held.connection = self._transport(credentials).open(target, held.sink)
+        held.sink = StreamSink(held, self.batcher, prepared.next_seq)
+        held.connection = self._transport(prepared.credentials).open(target, held.sink)
         if claim.state in (StreamState.CONNECTED, StreamState.PAUSED):
             # Taking over from a gateway that died: the stream was connected, now it is not.
             await _move(claim.stream_id, (StreamState.INTERRUPTED,), cause="gateway.takeover")
@@ -305,6 +332,8 @@ class Gateway:
     async def _finish(self, held: Held, outcome: SessionOutcome) -> None:
         sid = held.claim.stream_id
         reason = None if outcome.stop_reason is None else int(outcome.stop_reason)
+        metrics.OUTCOMES.labels(held.region_code, outcome.kind.value).inc()
+        _forget(held)
         logger.info(
             "gateway.stream_finished",
             extra={"stream_id": sid, "outcome": outcome.kind.value, "stop_reason": reason},
@@ -345,6 +374,7 @@ class Gateway:
             held.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await held.task
+        _forget(held)
         logger.info("gateway.stream_dropped", extra={"stream_id": sid, "why": why})
         if release:
             with contextlib.suppress(DatabaseError):
@@ -354,6 +384,15 @@ class Gateway:
         for sid in list(self.held):
             await self._drop(sid, why, release=release)
         await self.batcher.flush()
+
+
+def _forget(held: Held) -> None:
+    """Local bookkeeping when a stream leaves this gateway: finish its audio part, fix the gauge."""
+    if held.audio is not None:
+        held.audio.close()
+    if held.sink is not None and held.sink.last_status is not None:
+        metrics.STREAMS.labels(held.region_code, held.sink.last_status.value).dec()
+        held.sink.last_status = None
 
 
 async def _first(*events: asyncio.Event) -> None:

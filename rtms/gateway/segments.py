@@ -96,13 +96,20 @@ class SegmentBatcher:
     the database does not have. A failed write is retried with the same rows (same seq numbers).
     """
 
-    def __init__(self, *, interval_s: float, max_rows: int, publish: Publisher | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        interval_s: float,
+        max_rows: int,
+        publish: Publisher | None = None,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
         self._interval = interval_s
         self._max_rows = max_rows
         self._publish = publish
         self._pending: dict[str, list[Segment]] = {}
         self._wake = asyncio.Event()
-        self.flush_latencies_s: list[float] = []
+        self._observe = observe
 
     def add(self, segment: Segment) -> None:
         self._pending.setdefault(segment.region_code, []).append(segment)
@@ -121,7 +128,8 @@ class SegmentBatcher:
                 )
                 self._pending.setdefault(region_code, [])[:0] = batch
                 continue
-            self.flush_latencies_s.append(time.monotonic() - started)
+            if self._observe is not None:
+                self._observe(region_code, time.monotonic() - started)
             if self._publish is not None:
                 try:
                     await self._publish(batch)

@@ -51,6 +51,9 @@ class ZoomAccount(models.Model):
     webhook_secret_token_env = models.CharField(
         max_length=128, default="ZOOM_WEBHOOK_SECRET_TOKEN", validators=[ENV_NAME_VALIDATOR]
     )
+    capture_audio = models.BooleanField(
+        default=False, help_text="Also keep this account's meeting audio (WAV), whatever the region says."
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

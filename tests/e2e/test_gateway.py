@@ -152,3 +152,47 @@ def test_a_killed_gateway_is_replaced_without_a_second_connection(
     missing = delivered - {s.text for s in stored}
     # Only what the killed gateway had not flushed yet may be missing (one flush window of segments).
     assert len(missing) <= 2, sorted(missing)
+
+
+def test_audio_is_kept_as_wav_in_the_regions_media_root_when_enabled(
+    base: tuple[SimServer, dict[str, str], list[Proc]], tmp_path: Any
+) -> None:
+    import wave
+
+    from regions.models import Region
+
+    sim, env, procs = base
+    Region.objects.filter(code="eu-central").update(capture_audio=True)
+    media_root = tmp_path / "media"
+    procs.append(
+        Proc.manage(
+            "gateway-audio",
+            ["rtms_gateway", "--region", "eu-central"],
+            {**env, "MEDIA_ROOT": str(media_root)},
+        )
+    )
+    uuid = sim.client.create_meeting(
+        "anna@eu.example.com",
+        rtms="api",
+        transcript=_script(6, "a"),
+        segment_interval_ms=1000,
+        speak_from="first_client",
+    )["meeting_uuid"]
+    wait_until(lambda: len(_delivered(sim, uuid)) >= 6, timeout=120, interval=0.5, what="script spoken")
+    sim.client.end_meeting(uuid)
+    stream = wait_until(
+        lambda: RtmsStream.objects.filter(meeting__zoom_uuid=uuid, state="stopped").first(),
+        timeout=60,
+        what="stopped",
+    )
+    assert stream is not None
+    parts = wait_until(
+        lambda: list(
+            (media_root / "eu-central" / "audio" / str(stream.meeting_id)).glob(f"{stream.pk}-*.wav")
+        ),
+        timeout=30,
+        what="audio part written",
+    )
+    with wave.open(str(parts[0]), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
+        assert wav.getnframes() > 16000  # more than a second of audio, and a finalised header says so

@@ -1,0 +1,20 @@
+"""Prometheus metrics of a gateway process (served on its own port: counters live where they count)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+STREAMS = Gauge(
+    "rtms_gateway_streams", "Streams this gateway holds, by last reported state", ["region", "state"]
+)
+RECONNECTS = Counter(
+    "rtms_gateway_reconnects_total", "Connection interruptions by cause", ["region", "cause"]
+)
+SEGMENTS = Counter("rtms_gateway_segments_total", "Transcript segments received", ["region"])
+FLUSH_SECONDS = Histogram(
+    "rtms_gateway_flush_seconds",
+    "Time to write one transcript batch to the region database",
+    ["region"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+OUTCOMES = Counter("rtms_gateway_stream_outcomes_total", "How held streams ended", ["region", "outcome"])
