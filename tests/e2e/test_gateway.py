@@ -60,7 +60,7 @@ def _assert_exactly_once(sim: SimServer, alias: str, uuid: str) -> None:
     assert stored == delivered, "every segment delivered to a ready client is stored exactly once"
 
 
-def test_transcripts_land_in_the_owning_region_exactly_once(
+def test_ten_meetings_in_two_regions_store_their_transcripts_exactly_once_in_their_region(
     base: tuple[SimServer, dict[str, str], list[Proc]],
 ) -> None:
     sim, env, procs = base
@@ -74,7 +74,7 @@ def test_transcripts_land_in_the_owning_region_exactly_once(
             segment_interval_ms=500,
             speak_from="first_client",
         )["meeting_uuid"]: ("region_eu_central" if i % 2 == 0 else "default")
-        for i in range(4)
+        for i in range(10)
     }
 
     def spoken(uuid: str) -> bool:
