@@ -209,9 +209,10 @@ class Gateway:
                     elif time.monotonic() - last_renew > self.config.lease_ttl.total_seconds() / 2:
                         # Cannot prove we still hold anything: close everything before anyone may take over.
                         await self._drop_all("renew_failed")
+                # Clear before looking, not after: a NOTIFY arriving while we claim must wake the next round.
+                self.wake.clear()
                 await self._watch()
                 await self._claim()
-                self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         _first(stop, self.wake),
@@ -411,8 +412,12 @@ async def _publish_live(batch: list[Segment]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    # One message per meeting per flush, not per segment: a Redis round trip each was half the CPU of a
+    # busy gateway (bench/gateway.py).
+    by_meeting: dict[int, list[dict[str, object]]] = {}
     for segment in batch:
+        by_meeting.setdefault(segment.meeting_id, []).append(segment.as_message())
+    for meeting_id, segments in by_meeting.items():
         await layer.group_send(
-            f"live.meeting.{segment.meeting_id}",
-            {"type": "transcript.segment", "segment": segment.as_message()},
+            f"live.meeting.{meeting_id}", {"type": "transcript.segments", "segments": segments}
         )

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
 from asgiref.sync import sync_to_async
-from django.db import connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import Max
 
 from regions.storage import content_alias
@@ -86,6 +86,11 @@ def segments_write(segments: list[Segment]) -> int:
         return len(cursor.fetchall())
 
 
+def _write_batch(batch: list[Segment]) -> int:
+    close_old_connections()
+    return segments_write(batch)
+
+
 Publisher = Callable[[list[Segment]], Awaitable[None]]
 
 
@@ -121,7 +126,9 @@ class SegmentBatcher:
         for region_code, batch in batches.items():
             started = time.monotonic()
             try:
-                await sync_to_async(segments_write, thread_sensitive=True)(batch)
+                # Its own worker thread (and so its own connection): flushes must not queue behind, or hold
+                # up, the claims and state changes that run on the shared database thread.
+                await sync_to_async(_write_batch, thread_sensitive=False)(batch)
             except Exception as exc:  # keep the rows: the next flush retries them (unique seq = no doubles)
                 logger.warning(
                     "segments.flush_failed", extra={"region": region_code, "error": type(exc).__name__}
