@@ -44,6 +44,7 @@ from rtms.zoom.protocol import (
 logger = logging.getLogger(__name__)
 
 ApiFactory = Callable[[ZoomAccount], ZoomApi]
+ZOOM_INTERRUPTED_CAUSE = "zoom.rtms_interrupted"
 
 
 def _default_api_factory(account: ZoomAccount) -> ZoomApi:
@@ -335,7 +336,14 @@ def apply_rtms_interrupted(event: RtmsInterrupted, meeting: Meeting, clock: Cloc
         StreamState.PAUSED,
     ):
         return "ignored"
-    stream_transition(stream.pk, StreamState.INTERRUPTED, cause="zoom.rtms_interrupted", clock=clock)
+    # event_ts lets the gateway tell a late webhook (it already reconnected since) from a fresh one.
+    stream_transition(
+        stream.pk,
+        StreamState.INTERRUPTED,
+        cause=ZOOM_INTERRUPTED_CAUSE,
+        detail={"event_ts": event.event_ts},
+        clock=clock,
+    )
     return "interrupted"
 
 

@@ -27,7 +27,8 @@ from rtms.gateway.audio import WavPart, audio_part_path
 from rtms.gateway.claims import Claim, stream_claim, stream_release, stream_renew
 from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seq
 from rtms.lifecycle import STREAM_TERMINAL, StreamState
-from rtms.models import Meeting, RtmsStream
+from rtms.models import Meeting, RtmsStream, StreamTransition
+from rtms.processing import ZOOM_INTERRUPTED_CAUSE
 from rtms.services import IllegalTransition, stream_transition
 from rtms.zoom.credentials import RtmsAppCredentials
 from rtms.zoom.media import MediaClientConfig, WebSocketTransport
@@ -91,6 +92,7 @@ class StreamSink:
         self.batcher = batcher
         self.next_seq = next_seq
         self.last_status: StatusKind | None = None
+        self.ready_ms: int | None = None  # wall-clock ms of the last READY, comparable with Zoom's event_ts
 
     async def on_transcript(self, data: TranscriptData) -> None:
         claim = self.held.claim
@@ -123,6 +125,8 @@ class StreamSink:
         if status.kind is StatusKind.INTERRUPTED:
             metrics.RECONNECTS.labels(region, status.detail or "unknown").inc()
         self.last_status = status.kind
+        if status.kind is StatusKind.READY:
+            self.ready_ms = int(time.time() * 1000)
         moves = _MOVES.get(status.kind)
         if moves:
             await _move(self.held.claim.stream_id, moves, cause=f"gateway.{status.kind.value}")
@@ -144,11 +148,30 @@ class Held:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def _stream_rows(ids: list[int]) -> dict[int, tuple[str, int, list[str]]]:
-    rows = RtmsStream.objects.filter(pk__in=ids).values_list(
-        "pk", "state", "server_generation", "server_urls"
+@dataclass(frozen=True)
+class StreamRow:
+    state: str
+    generation: int
+    server_urls: tuple[str, ...]
+    interrupted_event_ts: int | None  # Zoom's event_ts of the rtms_interrupted that set the state
+
+
+def _stream_rows(ids: list[int]) -> dict[int, StreamRow]:
+    rows = list(
+        RtmsStream.objects.filter(pk__in=ids).values_list("pk", "state", "server_generation", "server_urls")
     )
-    return {pk: (state, gen, list(urls or [])) for pk, state, gen, urls in rows}
+    interrupted = [pk for pk, state, _, _ in rows if state == StreamState.INTERRUPTED]
+    event_ts: dict[int, int] = {}
+    if interrupted:
+        for stream_id, detail in (
+            StreamTransition.objects.filter(stream_id__in=interrupted, cause=ZOOM_INTERRUPTED_CAUSE)
+            .order_by("stream_id", "-at", "-id")
+            .distinct("stream_id")
+            .values_list("stream_id", "detail")
+        ):
+            if isinstance(detail, dict) and isinstance(detail.get("event_ts"), int):
+                event_ts[stream_id] = detail["event_ts"]
+    return {pk: StreamRow(state, gen, tuple(urls or ()), event_ts.get(pk)) for pk, state, gen, urls in rows}
 
 
 @dataclass(frozen=True)
@@ -244,17 +267,31 @@ class Gateway:
             rows = await db(_stream_rows)(list(self.held))
         except DatabaseError:
             return
-        for sid, (state, generation, urls) in rows.items():
+        for sid, row in rows.items():
             held = self.held.get(sid)
             if held is None or held.connection is None:
                 continue
-            if state in STREAM_TERMINAL:
+            if row.state in STREAM_TERMINAL:
                 await self._drop(sid, "stream_ended", release=True)
-            elif generation > held.generation:
-                held.generation = generation
-                held.connection.failover(self._target(held, tuple(urls), generation))
-            elif state == StreamState.INTERRUPTED and held.sink and held.sink.last_status == StatusKind.READY:
-                held.connection.interrupt()
+            elif row.generation > held.generation:
+                held.generation = row.generation
+                held.connection.failover(self._target(held, row.server_urls, row.generation))
+            elif (
+                row.state == StreamState.INTERRUPTED
+                and held.sink
+                and held.sink.last_status == StatusKind.READY
+            ):
+                if _interruption_predates(row.interrupted_event_ts, held.sink.ready_ms):
+                    # A late rtms_interrupted: we reconnected on our own since. Interrupting a healthy
+                    # session would close our socket, Zoom would report that as a new interruption,
+                    # and the two would chase each other. Put the state right instead.
+                    await _move(
+                        sid,
+                        (StreamState.CONNECTING, StreamState.CONNECTED),
+                        cause="gateway.already_reconnected",
+                    )
+                else:
+                    held.connection.interrupt()
 
     def _target(self, held: Held, urls: tuple[str, ...], generation: int) -> StreamTarget:
         media = MediaType.TRANSCRIPT | (MediaType.AUDIO if held.audio is not None else MediaType.TRANSCRIPT)
@@ -394,6 +431,15 @@ def _forget(held: Held) -> None:
     if held.sink is not None and held.sink.last_status is not None:
         metrics.STREAMS.labels(held.region_code, held.sink.last_status.value).dec()
         held.sink.last_status = None
+
+
+# Zoom's event_ts and our clock are different clocks; an interruption stamped up to this long after our
+# last READY is still taken to be the one we already recovered from.
+_CLOCK_TOLERANCE_MS = 2000
+
+
+def _interruption_predates(event_ts: int | None, ready_ms: int | None) -> bool:
+    return event_ts is not None and ready_ms is not None and event_ts <= ready_ms + _CLOCK_TOLERANCE_MS
 
 
 async def _first(*events: asyncio.Event) -> None:
