@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -67,6 +68,7 @@ class Command(BaseCommand):
             ),
             ca_file=settings.RTMS_CA_FILE or None,
         )
+        gc.freeze()  # start-up objects live as long as the process: keep them out of full collections
         asyncio.run(self._main(config))
 
     async def _main(self, config: GatewayConfig) -> None:

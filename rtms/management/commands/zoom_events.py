@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -165,6 +166,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["metrics_port"]:
             start_http_server(options["metrics_port"], addr="127.0.0.1")
+        gc.freeze()  # start-up objects live as long as the process: keep them out of full collections
         asyncio.run(self._main(options["account"]))
 
     async def _main(self, only: list[str]) -> None:
