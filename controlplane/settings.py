@@ -252,6 +252,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90, minimum
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT.total_seconds()}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Keep our JSON log lines in workers too (Celery would otherwise replace the root logger's format).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic tasks expire at their period, so a stalled beat or worker never piles them up.
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbox": {
