@@ -151,3 +151,8 @@ def test_region_staff_cannot_reroute(make_meeting: MakeMeeting) -> None:
         follow=True,
     )
     assert "sent back through routing" not in response.content.decode()
+
+
+def test_the_admin_is_branded_for_compliance_staff() -> None:
+    client = _staff("eva", "compliance-eu-central")
+    assert "RTMS control plane — compliance" in client.get(reverse("admin:index")).content.decode()
