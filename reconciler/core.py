@@ -1,0 +1,161 @@
+"""The reconciliation plan: pure, level-triggered, idempotent (a Kubernetes-style controller).
+
+``plan(observation, now, policy)`` compares what Zoom says is live with what we store and returns the
+repairs. It never ends a meeting on one missing observation, never restarts a stream someone chose to
+stop, and never acts on an incomplete observation except to do nothing. Services apply the actions
+(reconciler/services.py); every action is safe to apply twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from rtms.zoom.stop_policy import StopPolicy, stop_policy
+
+# Stream states that mean "someone is (or should be) holding it"; the lifecycle table is in rtms.lifecycle,
+# repeated here as plain strings so this module stays free of Django.
+ACTIVE_STREAM_STATES = frozenset({"wanted", "connecting", "connected", "interrupted", "paused"})
+# Zoom refusals that only a person can fix (zoom-protocol.md §6.2); retried with a long back-off.
+REFUSAL_CODES = frozenset({2308, 2310})
+
+
+@dataclass(frozen=True)
+class LiveMeeting:
+    """One meeting from ``GET /metrics/meetings?type=live``."""
+
+    uuid: str
+    meeting_id: int
+
+
+@dataclass(frozen=True)
+class KnownStream:
+    state: str
+    stop_reason: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class KnownMeeting:
+    pk: int
+    uuid: str
+    routed: bool  # False: quarantined (no region decided)
+    streams: tuple[KnownStream, ...] = ()
+    missing_observations: int = 0  # consecutive complete observations that did not list it
+    restart_attempts: int = 0
+    last_restart_at: datetime | None = None
+    start_called: bool = False  # we asked Zoom to start RTMS at least once
+    start_error_code: int | None = None
+    start_error_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    complete: bool  # every page was read; a partial observation never ends anything
+    live: tuple[LiveMeeting, ...]
+    known_live: tuple[KnownMeeting, ...]  # our meetings in state live
+
+
+@dataclass(frozen=True)
+class Policy:
+    restart_backoff: timedelta
+    error_backoff: timedelta
+    max_restarts: int
+    missing_to_end: int = 2
+
+
+class Kind(enum.Enum):
+    CREATE_AND_START = "create_and_start"  # missed start: create, route (maybe quarantine), start RTMS
+    START_RTMS = "start_rtms"  # live, no healthy stream, allowed to restart
+    MARK_SEEN = "mark_seen"  # listed again: reset the missing counter
+    MARK_MISSING = "mark_missing"  # not listed by a complete observation: count it
+    CONFIRM_ENDED = "confirm_ended"  # missing twice in a row: confirm with Zoom, then end and close
+    FLAG = "flag"  # restarts exhausted: a person must look
+    HOLD = "hold"  # deliberately nothing, with the reason recorded (consent, back-off, quarantine)
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    meeting_uuid: str
+    meeting_pk: int | None = None
+    meeting_id: int | None = None
+    stop_first: bool = False  # Zoom may hold a stream we never saw: stop it before starting
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = field(default=())
+
+    def of(self, kind: Kind) -> list[Action]:
+        return [a for a in self.actions if a.kind is kind]
+
+
+def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, policy: Policy) -> Action:
+    def hold(reason: str) -> Action:
+        return Action(Kind.HOLD, meeting.uuid, meeting.pk, live.meeting_id, reason=reason)
+
+    if not meeting.routed:
+        return hold("quarantined: no region owns it")
+    if meeting.streams:
+        last = max(meeting.streams, key=lambda s: s.created_at)
+        decided = stop_policy(last.stop_reason)
+        if decided is not StopPolicy.RESTART:
+            # Someone decided (host, participant, admin), the meeting ended, credentials failed or the
+            # reason is unknown: restarting could capture people who asked not to be captured.
+            return hold(f"last stop reason {last.stop_reason} is {decided.value}: never restarted")
+    if meeting.start_error_code in REFUSAL_CODES and meeting.start_error_at is not None:
+        if now - meeting.start_error_at < policy.error_backoff:
+            return hold(f"Zoom refused with {meeting.start_error_code}; waiting out the back-off")
+    if meeting.restart_attempts >= policy.max_restarts:
+        return Action(
+            Kind.FLAG, meeting.uuid, meeting.pk, live.meeting_id, reason="restart attempts exhausted"
+        )
+    if meeting.last_restart_at is not None and now - meeting.last_restart_at < policy.restart_backoff:
+        return hold("restarted recently; waiting out the back-off")
+    # We asked for a start but never saw its stream: Zoom may hold one whose rtms_started was lost.
+    stop_first = meeting.start_called and not meeting.streams
+    return Action(
+        Kind.START_RTMS,
+        meeting.uuid,
+        meeting.pk,
+        live.meeting_id,
+        stop_first=stop_first,
+        reason="no healthy stream",
+    )
+
+
+def plan(observation: Observation, now: datetime, policy: Policy) -> Plan:
+    known = {m.uuid: m for m in observation.known_live}
+    listed = {m.uuid: m for m in observation.live}
+    actions: list[Action] = []
+    for uuid, live in sorted(listed.items()):
+        meeting = known.get(uuid)
+        if meeting is None:
+            actions.append(Action(Kind.CREATE_AND_START, uuid, None, live.meeting_id, reason="missed start"))
+            continue
+        if meeting.missing_observations:
+            actions.append(Action(Kind.MARK_SEEN, uuid, meeting.pk, live.meeting_id))
+        if any(s.state in ACTIVE_STREAM_STATES for s in meeting.streams):
+            continue  # healthy or being handled by a gateway; silence on a socket is not evidence
+        actions.append(_restart_decision(meeting, live, now, policy))
+    if observation.complete:
+        for uuid, meeting in sorted(known.items()):
+            if uuid in listed:
+                continue
+            if meeting.missing_observations + 1 >= policy.missing_to_end:
+                actions.append(Action(Kind.CONFIRM_ENDED, uuid, meeting.pk, reason="absent twice in a row"))
+            else:
+                actions.append(Action(Kind.MARK_MISSING, uuid, meeting.pk, reason="absent once"))
+    return Plan(tuple(actions))
+
+
+def plan_kinds(actions: Sequence[Action]) -> dict[str, int]:
+    """Counts per kind, as a ReconcileRun records them."""
+    counts: dict[str, int] = {}
+    for action in actions:
+        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+    return counts

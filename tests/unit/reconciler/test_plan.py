@@ -1,0 +1,148 @@
+"""The reconciliation plan, case by case (issue #7's table). No database, no network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reconciler.core import (
+    Action,
+    Kind,
+    KnownMeeting,
+    KnownStream,
+    LiveMeeting,
+    Observation,
+    Plan,
+    Policy,
+    plan,
+    plan_kinds,
+)
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+POLICY = Policy(restart_backoff=timedelta(minutes=2), error_backoff=timedelta(minutes=30), max_restarts=3)
+LIVE = LiveMeeting("u1==", 81234567890)
+
+
+def stream(state: str, stop_reason: int | None = None, minutes_ago: int = 10) -> KnownStream:
+    return KnownStream(state=state, stop_reason=stop_reason, created_at=NOW - timedelta(minutes=minutes_ago))
+
+
+def known(**fields: object) -> KnownMeeting:
+    defaults: dict[str, object] = {"pk": 1, "uuid": "u1==", "routed": True}
+    defaults.update(fields)
+    return KnownMeeting(**defaults)  # type: ignore[arg-type]
+
+
+def run(*known_live: KnownMeeting, live: tuple[LiveMeeting, ...] = (LIVE,), complete: bool = True) -> Plan:
+    return plan(Observation(complete=complete, live=live, known_live=known_live), NOW, POLICY)
+
+
+def only(result: Plan) -> Action:
+    assert len(result.actions) == 1, result.actions
+    return result.actions[0]
+
+
+def test_live_in_zoom_unknown_to_us_is_a_missed_start() -> None:
+    action = only(run())
+    assert (action.kind, action.meeting_uuid, action.meeting_id) == (
+        Kind.CREATE_AND_START,
+        "u1==",
+        81234567890,
+    )
+
+
+def test_a_healthy_stream_needs_nothing() -> None:
+    for state in ("wanted", "connecting", "connected", "interrupted", "paused"):
+        assert run(known(streams=(stream(state),))).actions == ()
+
+
+def test_live_with_no_stream_ever_seen_is_started() -> None:
+    action = only(run(known()))
+    assert action.kind is Kind.START_RTMS and not action.stop_first
+
+
+def test_a_start_whose_stream_we_never_saw_is_stopped_first() -> None:
+    action = only(run(known(start_called=True)))
+    assert action.kind is Kind.START_RTMS and action.stop_first
+
+
+@pytest.mark.parametrize("reason", [10, 11, 12, 13, 14, 15, 16, 17, 19, 24])
+def test_a_retryable_stop_is_restarted(reason: int) -> None:
+    action = only(run(known(streams=(stream("stopped", reason),))))
+    assert action.kind is Kind.START_RTMS and not action.stop_first
+
+
+@pytest.mark.parametrize("reason", [1, 2, 3, 4, 5, 7, 8, 9, 20, 23])
+def test_a_decision_to_stop_is_never_overridden(reason: int) -> None:
+    action = only(run(known(streams=(stream("stopped", reason),))))
+    assert action.kind is Kind.HOLD and "never restarted" in action.reason
+
+
+@pytest.mark.parametrize("reason", [6, 18, 0, 21, 99, None])
+def test_ended_authentication_failure_and_unknown_reasons_are_not_restarted(reason: int | None) -> None:
+    action = only(run(known(streams=(stream("stopped", reason),))))
+    assert action.kind is Kind.HOLD
+
+
+def test_the_latest_stream_decides() -> None:
+    streams = (stream("stopped", 1, minutes_ago=30), stream("failed", 13, minutes_ago=5))
+    assert only(run(known(streams=streams))).kind is Kind.START_RTMS
+    streams = (stream("stopped", 13, minutes_ago=30), stream("stopped", 1, minutes_ago=5))
+    assert only(run(known(streams=streams))).kind is Kind.HOLD
+
+
+def test_restarts_wait_out_the_backoff_window() -> None:
+    recent = known(
+        streams=(stream("stopped", 13),), restart_attempts=1, last_restart_at=NOW - timedelta(seconds=30)
+    )
+    assert only(run(recent)).kind is Kind.HOLD
+    later = known(
+        streams=(stream("stopped", 13),), restart_attempts=1, last_restart_at=NOW - timedelta(minutes=5)
+    )
+    assert only(run(later)).kind is Kind.START_RTMS
+
+
+def test_too_many_restarts_are_flagged_for_a_person() -> None:
+    action = only(run(known(streams=(stream("stopped", 13),), restart_attempts=3)))
+    assert action.kind is Kind.FLAG
+
+
+@pytest.mark.parametrize("code", [2308, 2310])
+def test_zoom_refusals_are_retried_only_after_a_long_backoff(code: int) -> None:
+    fresh = known(start_error_code=code, start_error_at=NOW - timedelta(minutes=5))
+    assert only(run(fresh)).kind is Kind.HOLD
+    old = known(start_error_code=code, start_error_at=NOW - timedelta(hours=1))
+    assert only(run(old)).kind is Kind.START_RTMS
+
+
+def test_a_quarantined_meeting_is_never_started() -> None:
+    action = only(run(known(routed=False)))
+    assert action.kind is Kind.HOLD and "quarantined" in action.reason
+
+
+def test_one_missing_observation_never_ends_a_meeting() -> None:
+    action = only(run(known(), live=()))
+    assert action.kind is Kind.MARK_MISSING
+
+
+def test_two_consecutive_missing_observations_ask_to_confirm_the_end() -> None:
+    action = only(run(known(missing_observations=1), live=()))
+    assert action.kind is Kind.CONFIRM_ENDED
+
+
+def test_an_incomplete_observation_ends_nothing() -> None:
+    assert run(known(missing_observations=1), live=(), complete=False).actions == ()
+
+
+def test_a_meeting_listed_again_resets_its_missing_count() -> None:
+    result = run(known(missing_observations=1, streams=(stream("connected"),)))
+    assert [a.kind for a in result.actions] == [Kind.MARK_SEEN]
+
+
+def test_the_plan_is_deterministic_and_counted_by_kind() -> None:
+    live = (LiveMeeting("b==", 2), LiveMeeting("a==", 1))
+    first = run(live=live)
+    assert first == run(live=live)
+    assert [a.meeting_uuid for a in first.actions] == ["a==", "b=="]
+    assert plan_kinds(first.actions) == {"create_and_start": 2}
