@@ -146,3 +146,10 @@ def test_the_plan_is_deterministic_and_counted_by_kind() -> None:
     assert first == run(live=live)
     assert [a.meeting_uuid for a in first.actions] == ["a==", "b=="]
     assert plan_kinds(first.actions) == {"create_and_start": 2}
+
+
+def test_the_plans_idea_of_an_active_stream_matches_the_lifecycle_table() -> None:
+    from reconciler.core import ACTIVE_STREAM_STATES
+    from rtms.lifecycle import STREAM_ACTIVE
+
+    assert {str(s) for s in STREAM_ACTIVE} == ACTIVE_STREAM_STATES
