@@ -256,6 +256,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic tasks expire at their period, so a stalled beat or worker never piles them up.
 CELERY_BEAT_SCHEDULE = {
+    "reconcile": {
+        "task": "reconciler.fan_out",
+        "schedule": RECONCILE_INTERVAL.total_seconds(),
+        "options": {"queue": "control", "expires": RECONCILE_INTERVAL.total_seconds()},
+    },
     "sweep-inbox": {
         "task": "rtms.sweep_inbox",
         "schedule": INBOX_SWEEP_INTERVAL.total_seconds(),

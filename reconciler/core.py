@@ -28,6 +28,7 @@ class LiveMeeting:
 
     uuid: str
     meeting_id: int
+    host_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class KnownMeeting:
     restart_attempts: int = 0
     last_restart_at: datetime | None = None
     start_called: bool = False  # we asked Zoom to start RTMS at least once
+    start_requested_at: datetime | None = None  # the last start claimed (by ingest or by us)
     start_error_code: int | None = None
     start_error_at: datetime | None = None
 
@@ -84,6 +86,8 @@ class Action:
     meeting_id: int | None = None
     stop_first: bool = False  # Zoom may hold a stream we never saw: stop it before starting
     reason: str = ""
+    # The start claim as the plan saw it; a start is made only if nobody claimed one since (optimistic).
+    seen_start_requested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
             # Someone decided (host, participant, admin), the meeting ended, credentials failed or the
             # reason is unknown: restarting could capture people who asked not to be captured.
             return hold(f"last stop reason {last.stop_reason} is {decided.value}: never restarted")
+    if meeting.start_requested_at is not None and now - meeting.start_requested_at < policy.restart_backoff:
+        # Its rtms_started may simply not have arrived yet: a second start now would fight the first.
+        return hold("a start is in flight")
     if meeting.start_error_code in REFUSAL_CODES and meeting.start_error_at is not None:
         if now - meeting.start_error_at < policy.error_backoff:
             return hold(f"Zoom refused with {meeting.start_error_code}; waiting out the back-off")
@@ -125,6 +132,7 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
         live.meeting_id,
         stop_first=stop_first,
         reason="no healthy stream",
+        seen_start_requested_at=meeting.start_requested_at,
     )
 
 

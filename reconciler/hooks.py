@@ -1,8 +1,7 @@
 """Asking for an immediate reconciliation, e.g. after the event WebSocket had a gap.
 
 Events missed while the WebSocket was down are never re-sent by Zoom; only reconciliation against
-``/metrics/meetings`` finds them. The reconciler issue implements the run itself; until then this hook
-records the request (log + metric) so callers are wired already and the contract does not change.
+``/metrics/meetings`` finds them.
 """
 
 from __future__ import annotations
@@ -19,5 +18,19 @@ RECONCILE_REQUESTS = Counter(
 
 
 def request_reconcile(*, zoom_account_id: str, reason: str) -> None:
+    """Enqueue a run now (all accounts when the account is not known). Never raises: a lost request only
+    waits for the next scheduled run."""
+    from reconciler.tasks import fan_out, reconcile_account_task
+    from regions.routing import RECONCILE_QUEUE
+
     RECONCILE_REQUESTS.labels(reason).inc()
     logger.info("reconcile.requested", extra={"zoom_account_id": zoom_account_id, "reason": reason})
+    try:
+        if zoom_account_id:
+            reconcile_account_task.apply_async(
+                kwargs={"zoom_account_id": zoom_account_id, "trigger": reason[:32]}, queue=RECONCILE_QUEUE
+            )
+        else:
+            fan_out.apply_async(kwargs={"trigger": reason[:32]})
+    except Exception as exc:  # broker down: the beat schedule still runs
+        logger.warning("reconcile.request_failed", extra={"error": type(exc).__name__})

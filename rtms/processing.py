@@ -111,21 +111,26 @@ class RouteResult:
 
 
 def meeting_ensure(
-    uuid: str, event: ZoomEvent, account: ZoomAccount | None, outcome: RoutingOutcome
+    uuid: str,
+    account: ZoomAccount | None,
+    outcome: RoutingOutcome,
+    *,
+    topic: str = "",
+    started_at: datetime | None = None,
 ) -> Meeting:
-    """The meeting row, created on first sight. Once a meeting has a region it keeps it; a quarantined
-    meeting is upgraded when a later event can be routed."""
+    """The meeting row, created on first sight (by an event or by the reconciler). Once a meeting has a
+    region it keeps it; a quarantined meeting is upgraded when a later attempt can route it."""
     facts = outcome.facts
     defaults = {
         "zoom_meeting_id": facts.meeting_id,
         "account": account,
         "host_id": facts.host_id or "",
         "host_email": facts.host_email or "",
-        "topic": event.topic if isinstance(event, MeetingStarted | MeetingEnded) else "",
+        "topic": topic,
         "region": outcome.region,
         "routing_status": RoutingStatus.ROUTED if outcome.region else RoutingStatus.QUARANTINED,
         "routing_note": outcome.note[:255],
-        "started_at": (event.start_time if isinstance(event, MeetingStarted | MeetingEnded) else None),
+        "started_at": started_at,
     }
     try:
         with transaction.atomic():
@@ -204,7 +209,10 @@ def event_route(
         outcome = route_meeting(
             facts_from_event(event), account=account, api_factory=api_factory or _default_api_factory
         )
-        meeting = meeting_ensure(uuid, event, account, outcome)
+        topic, started_at = "", None
+        if isinstance(event, MeetingStarted | MeetingEnded):
+            topic, started_at = event.topic, event.start_time
+        meeting = meeting_ensure(uuid, account, outcome, topic=topic, started_at=started_at)
         region = Region.objects.get(pk=meeting.region_id) if meeting.region_id is not None else None
 
     with transaction.atomic():

@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 
 
 def _record_error(meeting_id: int, code: int | None, message: str) -> None:
-    Meeting.objects.filter(pk=meeting_id).update(rtms_start_error_code=code, rtms_start_error=message[:255])
+    Meeting.objects.filter(pk=meeting_id).update(
+        rtms_start_error_code=code, rtms_start_error=message[:255], rtms_start_error_at=SYSTEM_CLOCK.now()
+    )
 
 
 def meeting_rtms_start(meeting_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:

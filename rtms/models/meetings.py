@@ -30,6 +30,11 @@ class Meeting(models.Model):
     rtms_start_error = models.CharField(max_length=255, blank=True)
     rtms_start_requested_at = models.DateTimeField(null=True, blank=True)
     rtms_start_called_at = models.DateTimeField(null=True, blank=True)
+    rtms_start_error_at = models.DateTimeField(null=True, blank=True)
+    # Reconciler bookkeeping (reconciler/core.py): evidence before ending, restarts before flagging.
+    missing_observations = models.PositiveIntegerField(default=0)
+    restart_attempts = models.PositiveIntegerField(default=0)
+    last_restart_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

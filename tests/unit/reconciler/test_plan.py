@@ -153,3 +153,11 @@ def test_the_plans_idea_of_an_active_stream_matches_the_lifecycle_table() -> Non
     from rtms.lifecycle import STREAM_ACTIVE
 
     assert {str(s) for s in STREAM_ACTIVE} == ACTIVE_STREAM_STATES
+
+
+def test_a_start_in_flight_is_not_doubled() -> None:
+    in_flight = known(start_called=True, start_requested_at=NOW - timedelta(seconds=10))
+    action = only(run(in_flight))
+    assert action.kind is Kind.HOLD and "in flight" in action.reason
+    stale = known(start_called=True, start_requested_at=NOW - timedelta(minutes=10))
+    assert only(run(stale)).kind is Kind.START_RTMS

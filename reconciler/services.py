@@ -1,0 +1,220 @@
+"""Applying a reconciliation plan for one account: every action idempotent, every repair recorded."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import F
+
+from controlplane.clock import SYSTEM_CLOCK, Clock
+from reconciler.core import (
+    Action,
+    Kind,
+    KnownMeeting,
+    KnownStream,
+    Observation,
+    Policy,
+    plan,
+    plan_kinds,
+)
+from reconciler.models import ReconcileRun, RunStatus
+from reconciler.observe import confirm_ended, observe_live
+from regions.residency import MeetingFacts
+from rtms.accounts import rtms_app_credentials
+from rtms.lifecycle import STREAM_ACTIVE, MeetingState, StreamState
+from rtms.models import AccountMode, Meeting, ZoomAccount
+from rtms.processing import meeting_ensure
+from rtms.residency import route_meeting
+from rtms.services import audit_record, meeting_transition, stream_transition
+from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailable
+from rtms.zoom.protocol import StopReason
+
+logger = logging.getLogger(__name__)
+
+ApiFactory = Callable[[ZoomAccount], ZoomApi]
+# After this many consecutive absences Zoom's past list is no longer waited for: the meeting ended.
+MISSING_TO_END_UNCONFIRMED = 4
+RECORDED_KINDS = frozenset({Kind.CREATE_AND_START, Kind.START_RTMS, Kind.CONFIRM_ENDED, Kind.FLAG})
+
+
+def _policy() -> Policy:
+    return Policy(
+        restart_backoff=settings.RECONCILE_RESTART_BACKOFF,
+        error_backoff=settings.RECONCILE_ERROR_BACKOFF,
+        max_restarts=settings.RECONCILE_MAX_RESTARTS,
+    )
+
+
+def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
+    meetings = Meeting.objects.filter(account=account, state=MeetingState.LIVE).prefetch_related("streams")
+    return tuple(
+        KnownMeeting(
+            pk=m.pk,
+            uuid=m.zoom_uuid,
+            routed=m.region_id is not None,
+            streams=tuple(KnownStream(s.state, s.stop_reason, s.created_at) for s in m.streams.all()),
+            missing_observations=m.missing_observations,
+            restart_attempts=m.restart_attempts,
+            last_restart_at=m.last_restart_at,
+            start_called=m.rtms_start_called_at is not None,
+            start_requested_at=m.rtms_start_requested_at,
+            start_error_code=m.rtms_start_error_code,
+            start_error_at=m.rtms_start_error_at,
+        )
+        for m in meetings
+    )
+
+
+def meeting_rtms_restart(
+    meeting_pk: int,
+    *,
+    stop_first: bool,
+    seen_start_requested_at: datetime | None,
+    api: ZoomApi,
+    clock: Clock = SYSTEM_CLOCK,
+) -> str:
+    """Ask Zoom for a (new) stream. Transient Zoom trouble raises (the run is retried later); refusals
+    are recorded on the meeting, where the plan's back-off and the admin see them."""
+    now = clock.now()
+    meeting = Meeting.objects.select_related("account").get(pk=meeting_pk)
+    if meeting.state != MeetingState.LIVE or meeting.account is None or meeting.zoom_meeting_id is None:
+        return "not_startable"
+    if meeting.streams.filter(state__in=list(STREAM_ACTIVE)).exists():
+        return "stream_exists"
+    client_id = rtms_app_credentials(meeting.account).client_id
+    # The claim: only one start per observed state, whoever else (ingest, another run) is looking.
+    # Compared with what the plan saw, not with what is there now: if ingest (or anyone) claimed a start
+    # since the observation, theirs stands and ours is dropped.
+    claimed = Meeting.objects.filter(pk=meeting_pk, rtms_start_requested_at=seen_start_requested_at).update(
+        restart_attempts=F("restart_attempts") + 1, last_restart_at=now, rtms_start_requested_at=now
+    )
+    if not claimed:
+        return "start_in_flight"
+    if stop_first:
+        try:
+            api.rtms_app_status(meeting.zoom_meeting_id, "stop", rtms_client_id=client_id)
+        except (ZoomUnavailable, ZoomRateLimited):
+            raise
+        except ZoomApiError:
+            pass  # nothing to stop: the stream we never saw does not exist either
+    try:
+        api.rtms_app_status(meeting.zoom_meeting_id, "start", rtms_client_id=client_id)
+    except (ZoomUnavailable, ZoomRateLimited):
+        raise
+    except ZoomApiError as exc:
+        Meeting.objects.filter(pk=meeting_pk).update(
+            rtms_start_error_code=exc.code,
+            rtms_start_error=(exc.message or str(exc))[:255],
+            rtms_start_error_at=now,
+        )
+        return "refused"
+    Meeting.objects.filter(pk=meeting_pk).update(
+        rtms_start_called_at=now, rtms_start_error_code=None, rtms_start_error="", rtms_start_error_at=None
+    )
+    return "started"
+
+
+def _end(meeting_pk: int, clock: Clock) -> None:
+    meeting_transition(meeting_pk, MeetingState.ENDED, cause="reconciler.ended", clock=clock)
+    meeting = Meeting.objects.get(pk=meeting_pk)
+    for stream_id in meeting.streams.filter(state__in=list(STREAM_ACTIVE)).values_list("pk", flat=True):
+        stream_transition(
+            stream_id,
+            StreamState.STOPPED,
+            cause="reconciler.ended",
+            stop_reason=int(StopReason.MEETING_ENDED),
+            clock=clock,
+        )
+
+
+def _apply(action: Action, account: ZoomAccount, api: ZoomApi, api_factory: ApiFactory, clock: Clock) -> str:
+    now = clock.now()
+    if action.kind is Kind.CREATE_AND_START:
+        facts = MeetingFacts(account_id=account.zoom_account_id, meeting_id=action.meeting_id)
+        outcome = route_meeting(facts, account=account, api_factory=api_factory)
+        meeting = meeting_ensure(action.meeting_uuid, account, outcome, started_at=now)
+        Meeting.objects.filter(pk=meeting.pk).update(last_seen_live_at=now)
+        if meeting.region_id is None:
+            return "quarantined"
+        # An auto-start account may hold a stream whose rtms_started we lost: stop it, then start.
+        stop_first = account.mode == AccountMode.AUTO_START
+        return meeting_rtms_restart(
+            meeting.pk, stop_first=stop_first, seen_start_requested_at=None, api=api, clock=clock
+        )
+    pk = action.meeting_pk
+    if pk is None:
+        return "held"
+    if action.kind is Kind.MARK_SEEN:
+        Meeting.objects.filter(pk=pk).update(missing_observations=0, last_seen_live_at=now)
+        return "seen"
+    if action.kind is Kind.MARK_MISSING:
+        Meeting.objects.filter(pk=pk).update(missing_observations=F("missing_observations") + 1)
+        return "missing"
+    if action.kind is Kind.CONFIRM_ENDED:
+        confirmed = confirm_ended(api, account.zoom_account_id, action.meeting_uuid, now)
+        missing = Meeting.objects.get(pk=pk).missing_observations + 1
+        if confirmed or (confirmed is False and missing >= MISSING_TO_END_UNCONFIRMED):
+            _end(pk, clock)
+            return "ended"
+        Meeting.objects.filter(pk=pk).update(missing_observations=missing)
+        return "unconfirmed"
+    if action.kind is Kind.FLAG:
+        Meeting.objects.filter(pk=pk).update(rtms_start_error=action.reason[:255])
+        return "flagged"
+    if action.kind is Kind.START_RTMS:
+        return meeting_rtms_restart(
+            pk,
+            stop_first=action.stop_first,
+            seen_start_requested_at=action.seen_start_requested_at,
+            api=api,
+            clock=clock,
+        )
+    return "held"
+
+
+def reconcile_account(
+    account: ZoomAccount, *, trigger: str, api_factory: ApiFactory, clock: Clock = SYSTEM_CLOCK
+) -> ReconcileRun:
+    now = clock.now()
+    run = ReconcileRun.objects.create(account=account, started_at=now, trigger=trigger[:32])
+    api = api_factory(account)
+    observed = observe_live(api, account.zoom_account_id, now)
+    the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
+    errors: list[str] = [observed.error] if observed.error else []
+    outcomes: dict[str, int] = {}
+    for action in the_plan.actions:
+        try:
+            result = _apply(action, account, api, api_factory, clock)
+        except ZoomApiError as exc:  # one meeting's trouble must not stop the others
+            errors.append(
+                f"{action.kind.value} {action.meeting_pk or action.meeting_uuid[:8]}: {type(exc).__name__}"
+            )
+            continue
+        outcomes[f"{action.kind.value}:{result}"] = outcomes.get(f"{action.kind.value}:{result}", 0) + 1
+        if action.kind in RECORDED_KINDS:
+            audit_record(
+                actor="system:reconciler",
+                action=f"reconcile.{action.kind.value}",
+                object_type="meeting",
+                object_id=action.meeting_pk or "",
+                detail={"result": result, "reason": action.reason, "run": run.pk},
+                clock=clock,
+            )
+    ReconcileRun.objects.filter(pk=run.pk).update(
+        finished_at=clock.now(),
+        status=RunStatus.SUCCEEDED if observed.complete and not errors else RunStatus.PARTIAL,
+        pages=observed.pages,
+        api_calls=observed.api_calls,
+        meetings_seen=len(observed.live),
+        repairs={**plan_kinds(the_plan.actions), **outcomes},
+        errors=errors[:50],
+    )
+    run.refresh_from_db()
+    logger.info(
+        "reconcile.finished",
+        extra={"run_id": run.pk, "account": account.zoom_account_id, "status": run.status},
+    )
+    return run
