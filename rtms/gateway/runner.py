@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 
 from reconciler.hooks import request_reconcile
@@ -381,7 +382,10 @@ class Gateway:
                 sid, (StreamState.STOPPED,), cause=f"gateway.{outcome.kind.value}", stop_reason=reason
             )
             if outcome.kind is OutcomeKind.RESTART_REQUESTED:
-                request_reconcile(zoom_account_id="", reason="rtms-restart-requested")
+                # Blocking broker I/O: off the event loop.
+                await sync_to_async(request_reconcile, thread_sensitive=False)(
+                    zoom_account_id="", reason="rtms-restart-requested"
+                )
         elif outcome.kind in (OutcomeKind.REFUSED, OutcomeKind.FAILED):
             await db(RtmsStream.objects.filter(pk=sid).update)(
                 last_error=(outcome.error or outcome.kind.value)[:255]

@@ -44,6 +44,14 @@ CONNECTED = Gauge("rtms_events_connected", "1 while the Zoom event WebSocket is 
 STORE_ATTEMPTS = 3
 
 
+async def _request_reconcile(zoom_account_id: str, reason: str) -> None:
+    # Publishing to the broker is blocking I/O (and retries while the broker is down): never on the loop,
+    # where it would stall heartbeats and lease renewals.
+    await sync_to_async(request_reconcile, thread_sensitive=False)(
+        zoom_account_id=zoom_account_id, reason=reason
+    )
+
+
 class AccountSubscriber:
     def __init__(self, account: ZoomAccount, owner: str) -> None:
         self.account = account
@@ -82,11 +90,11 @@ class AccountSubscriber:
                 )
                 await asyncio.sleep(0.2 * 2**attempt)
         # The reconciler repairs whatever this event would have told us.
-        request_reconcile(zoom_account_id=self.label, reason="events-store-failed")
+        await _request_reconcile(self.label, "events-store-failed")
 
     async def _connected(self) -> None:
         CONNECTED.labels(self.label).set(1)
-        request_reconcile(zoom_account_id=self.label, reason="events-gap")
+        await _request_reconcile(self.label, "events-gap")
 
     async def _disconnected(self, reason: str) -> None:
         CONNECTED.labels(self.label).set(0)
