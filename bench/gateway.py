@@ -43,9 +43,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-import redis
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.common import production_env  # noqa: E402
+from bench.common import redis_flush as common_redis_flush  # noqa: E402
+
 DB_NAME = "rtms_bench_gw"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -157,28 +162,15 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
 
 
 def bench_env() -> dict[str, str]:
-    """A production-like environment (DEBUG off, production timings), nothing inherited that settings read."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-    env = {name: os.environ[name] for name in keep if name in os.environ}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(CREDENTIALS)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "controlplane.settings",
-            "DOTENV_PATH": "/nonexistent/.env",  # a developer's .env must not leak in
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-secret-key-not-for-production-" + "x" * 20,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "false",
-            "LOG_LEVEL": "WARNING",
-            "TIMING_PROFILE": "production",
-            "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
-            "PGAPPNAME": APP_NAME,
-            "PYTHONUNBUFFERED": "1",
-        }
+    """A production-like environment with production timings (bench/common.py)."""
+    return production_env(
+        **CREDENTIALS,
+        DJANGO_SETTINGS_MODULE="controlplane.settings",
+        TIMING_PROFILE="production",
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        PGAPPNAME=APP_NAME,
     )
-    return env
 
 
 def reset_database() -> None:
@@ -188,11 +180,7 @@ def reset_database() -> None:
 
 
 def redis_flush() -> None:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
+    common_redis_flush(REDIS_URL)
 
 
 @dataclass
@@ -238,8 +226,6 @@ def pin_backends(cpus: set[int] | None) -> int:
 
 def django_setup(env: dict[str, str]) -> None:
     os.environ.update(env)
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
     import django
 
     django.setup()
@@ -586,12 +572,12 @@ def measure_size(
     stored = stored_segments(wall0 - timedelta(seconds=5))
     latencies = []
     for e in sent:
-        pk = streams.get(str(e.get("rtms_stream_id")))
-        at = stored.get((pk, int(e["start_time"]))) if pk is not None else None
-        if at is None:
+        stream_pk = streams.get(str(e.get("rtms_stream_id")))
+        committed = stored.get((stream_pk, int(e["start_time"]))) if stream_pk is not None else None
+        if committed is None:
             result.missing += 1
         else:
-            latencies.append((at - parse_at(e["at"])).total_seconds() * 1000)
+            latencies.append((committed - parse_at(e["at"])).total_seconds() * 1000)
     latencies.sort()
     result.delivered = len(sent)
     result.p50_ms, result.p99_ms = percentile(latencies, 50), percentile(latencies, 99)

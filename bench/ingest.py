@@ -46,6 +46,12 @@ import psycopg
 import redis
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.common import production_env  # noqa: E402
+from bench.common import redis_flush as common_redis_flush  # noqa: E402
+
 DB_NAME = "rtms_bench"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -207,27 +213,14 @@ async def run_client(url: str, path: str, concurrency: int, duration: float, war
 
 
 def bench_env() -> dict[str, str]:
-    """A production-like environment (DEBUG off, durable commits), nothing inherited that settings read."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-    env = {name: os.environ[name] for name in keep if name in os.environ}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DOTENV_PATH": "/nonexistent/.env",  # a developer's .env must not leak in
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-secret-key-not-for-production-" + "x" * 20,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "false",
-            "LOG_LEVEL": "WARNING",  # INFO logs one JSON line per event; WARNING keeps logging out of it
-            "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
-            "ZOOM_ACCOUNT_ID": "bench-account",  # migrate creates its ZoomAccount row, as in production
-            "ZOOM_WEBHOOK_SECRET_TOKEN": WEBHOOK_SECRET,
-            "PYTHONUNBUFFERED": "1",
-        }
+    """A production-like environment (bench/common.py): durable commits, the bench URL conf."""
+    return production_env(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        ZOOM_ACCOUNT_ID="bench-account",  # migrate creates its ZoomAccount row, as in production
+        ZOOM_WEBHOOK_SECRET_TOKEN=WEBHOOK_SECRET,
     )
-    return env
 
 
 def reset_database() -> tuple[str, str]:
@@ -248,11 +241,7 @@ def inbox_rows() -> int:
 
 
 def redis_flush() -> None:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
+    common_redis_flush(REDIS_URL)
 
 
 def queued_tasks() -> int:
