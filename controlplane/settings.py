@@ -255,12 +255,9 @@ CELERY_TIMEZONE = "UTC"
 # Keep our JSON log lines in workers too (Celery would otherwise replace the root logger's format).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic tasks expire at their period, so a stalled beat or worker never piles them up.
+# The reconciliation fan-out (reconciler.fan_out) is not scheduled yet: with it, a worker busy when Redis
+# restarts intermittently never reconnected (kombu hub error; see the note on issue #7).
 CELERY_BEAT_SCHEDULE = {
-    "reconcile": {
-        "task": "reconciler.fan_out",
-        "schedule": RECONCILE_INTERVAL.total_seconds(),
-        "options": {"queue": "control", "expires": RECONCILE_INTERVAL.total_seconds()},
-    },
     "sweep-inbox": {
         "task": "rtms.sweep_inbox",
         "schedule": INBOX_SWEEP_INTERVAL.total_seconds(),
