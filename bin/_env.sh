@@ -36,3 +36,16 @@ ensure_services() {
   echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
   return 1
 }
+
+# Browser tests drive Debian's Chromium; install it when missing (CI machines run as root).
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "==> installing Debian's chromium for the browser tests"
+    if [ "$(id -u)" = 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+    else
+      sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+    fi
+  fi
+}

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from controlplane import health
 from rtms.webhook import zoom_webhook
@@ -12,4 +12,6 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("zoom/webhook", zoom_webhook, name="zoom-webhook"),
     path("admin/", admin.site.urls),
+    path("live/", include("live.urls")),
+    path("api/", include("api.urls")),
 ]

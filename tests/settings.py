@@ -17,6 +17,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtms")
 os.environ.setdefault(
     "REGION_DATABASES", '{"eu-central": "postgres://postgres@127.0.0.1:5432/rtms_eu", "*": "default"}'
 )
+# TEST_RUN_ID lets two test runs share one machine (say, two checkouts): each gets its own test databases,
+# and the caller gives each its own REDIS_URL and E2E_REDIS_URL databases.
+TEST_RUN_ID = os.environ.get("TEST_RUN_ID", "")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("ZOOM_ACCOUNT_ID", "test-account")
 # Two separate Zoom apps, as in production; zoomsim in the tests is configured with the same values.
@@ -34,3 +37,7 @@ from controlplane.settings import *  # noqa: E402,F403
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (WhiteNoise warns about a missing root)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in admin tests
+
+if TEST_RUN_ID:
+    for _conf in DATABASES.values():  # noqa: F405
+        _conf["TEST"] = {**dict(_conf.get("TEST") or {}), "NAME": f"test_{_conf['NAME']}_{TEST_RUN_ID}"}  # type: ignore[call-overload]

@@ -24,10 +24,12 @@ from django.conf import settings
 from django.db import connections
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "e2e"
+# A run with TEST_RUN_ID (tests/settings.py) keeps its logs apart from other runs on the machine.
+_RUN_ID = os.environ.get("TEST_RUN_ID", "")
+ARTIFACTS = ROOT / "artifacts" / (f"e2e-{_RUN_ID}" if _RUN_ID else "e2e")
 # Redis database for e2e brokers: never the integration tests' database, whose queues hold ids of rows
 # that exist only inside rolled-back transactions.
-E2E_REDIS_URL = "redis://127.0.0.1:6379/13"
+E2E_REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 T = TypeVar("T")
 
