@@ -10,9 +10,15 @@ from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from reconciler.metrics import ReconcilerCollector
 
 logger = logging.getLogger(__name__)
+
+# Reconciler figures come from the database and Redis at scrape time (reconciler/metrics.py); only the web
+# process serves them, so only it registers the collector.
+REGISTRY.register(ReconcilerCollector())
 
 
 @never_cache

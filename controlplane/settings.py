@@ -6,6 +6,7 @@ A bad value stops the process at start-up with an ImproperlyConfigured naming th
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ STREAM_LEASE_RENEW = _duration("STREAM_LEASE_RENEW_SECONDS")
 EVENTS_LEASE_TTL = _duration("EVENTS_LEASE_TTL_SECONDS")
 RECONCILE_LEASE_TTL = _duration("RECONCILE_LEASE_TTL_SECONDS")
 RECONCILE_INTERVAL = _duration("RECONCILE_INTERVAL_SECONDS")
+RECONCILE_BUDGET_WINDOW = _duration("RECONCILE_BUDGET_WINDOW_SECONDS")
 RECONCILE_RESTART_BACKOFF = _duration("RECONCILE_RESTART_BACKOFF_SECONDS")
 RECONCILE_ERROR_BACKOFF = _duration("RECONCILE_ERROR_BACKOFF_SECONDS")
 RTMS_RECONNECT_BACKOFF_INITIAL = _duration("RTMS_RECONNECT_BACKOFF_INITIAL_SECONDS")
@@ -64,6 +66,7 @@ ZOOM_TOKEN_REFRESH_MARGIN = _duration("ZOOM_TOKEN_REFRESH_MARGIN_SECONDS")
 WEBHOOK_TIMESTAMP_TOLERANCE = _duration("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS")
 INBOX_SWEEP_INTERVAL = _duration("INBOX_SWEEP_INTERVAL_SECONDS")
 INBOX_SWEEP_AFTER = _duration("INBOX_SWEEP_AFTER_SECONDS")
+WORKER_STALL_AFTER = _duration("WORKER_STALL_AFTER_SECONDS")
 CELERY_VISIBILITY_TIMEOUT = _duration("CELERY_VISIBILITY_TIMEOUT_SECONDS")
 TRANSCRIPT_FLUSH_INTERVAL = _duration("TRANSCRIPT_FLUSH_INTERVAL_SECONDS")
 RETENTION_INTERVAL = _duration("RETENTION_INTERVAL_SECONDS")
@@ -236,13 +239,59 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
 
 # --- REST framework --------------------------------------------------------------------------------
+# API clients send a bearer token (api/authentication.py); staff use their admin session. The bearer
+# scheme comes first so an unauthenticated request gets 401 with a challenge, not 403.
+_THROTTLE_RATE = r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$"
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
+API_STAFF_THROTTLE_RATE = env_str("API_STAFF_THROTTLE_RATE", "600/minute")
+for _name, _rate in (
+    ("API_THROTTLE_RATE", API_THROTTLE_RATE),
+    ("API_STAFF_THROTTLE_RATE", API_STAFF_THROTTLE_RATE),
+):
+    if not re.match(_THROTTLE_RATE, _rate):
+        raise ImproperlyConfigured(f"{_name} must look like 600/minute (per second/minute/hour/day): {_rate}")
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsApiPrincipal"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiClientThrottle", "api.throttling.StaffThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.IdCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    # ?format= names an export format (api/views/meetings.py), not a DRF renderer.
+    "URL_FORMAT_OVERRIDE": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RTMS control plane API",
+    "DESCRIPTION": "Meetings, streams, transcripts and audio of the regions your API client may see; "
+    "how to get a token and examples: docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SECURITY": [{"bearerAuth": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "MeetingStateEnum": "rtms.lifecycle.MeetingState",
+        "StreamStateEnum": "rtms.lifecycle.StreamState",
+        "RoutingStatusEnum": "rtms.lifecycle.RoutingStatus",
+        "InboxStatusEnum": "rtms.models.inbox.InboxStatus",
+        "ReconcileRunStatusEnum": "reconciler.models.RunStatus",
+    },
 }
 
 # --- Celery (JSON only, late acks; docs/deploy.md explains the queues) -----------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+# kombu's Redis transport with one fix: a busy worker must survive losing Redis (controlplane/broker.py).
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "controlplane.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -260,13 +309,22 @@ CELERY_TIMEZONE = "UTC"
 # Keep our JSON log lines in workers too (Celery would otherwise replace the root logger's format).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic tasks expire at their period, so a stalled beat or worker never piles them up.
-# The reconciliation fan-out (reconciler.fan_out) is not scheduled yet: with it, a worker busy when Redis
-# restarts intermittently never reconnected (kombu hub error; see the note on issue #7).
 CELERY_BEAT_SCHEDULE = {
+    "reconcile": {
+        "task": "reconciler.fan_out",
+        "schedule": RECONCILE_INTERVAL.total_seconds(),
+        # On the reconcile queue with the runs it fans out: repairs must not wait behind a burst of events.
+        "options": {"queue": "reconcile", "expires": RECONCILE_INTERVAL.total_seconds()},
+    },
     "sweep-inbox": {
         "task": "rtms.sweep_inbox",
         "schedule": INBOX_SWEEP_INTERVAL.total_seconds(),
         "options": {"queue": "control", "expires": INBOX_SWEEP_INTERVAL.total_seconds()},
+    },
+    "retention": {
+        "task": "compliance.retention_sweep",
+        "schedule": RETENTION_INTERVAL.total_seconds(),
+        "options": {"queue": "control", "expires": RETENTION_INTERVAL.total_seconds()},
     },
 }
 CELERY_ENABLE_UTC = True

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from django.urls import path
+
+from live import views
 
 app_name = "live"
-urlpatterns: list[Any] = []
+urlpatterns = [
+    path("", views.meeting_list, name="index"),
+    path("<int:meeting_id>/", views.meeting_detail, name="meeting"),
+]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from rtms.zoom.protocol import StopReason
 from rtms.zoom.stop_policy import StopPolicy, stop_policy
 
 # Stream states that mean "someone is (or should be) holding it"; the lifecycle table is in rtms.lifecycle,
@@ -36,6 +37,7 @@ class KnownStream:
     state: str
     stop_reason: int | None
     created_at: datetime
+    changed_at: datetime | None = None  # its last state change (for a stopped stream: when it stopped)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,13 @@ class KnownMeeting:
     start_requested_at: datetime | None = None  # the last start claimed (by ingest or by us)
     start_error_code: int | None = None
     start_error_at: datetime | None = None
+    stopped_manually: bool = False  # an operator stopped RTMS (rtms/manual.py): a decision, like consent
+    erased: bool = False  # erased on request (compliance/erasure.py): capturing it again would undo that
+    # An rtms_started for it waits in our inbox: its stream is late (a busy worker), not lost.
+    start_event_pending: bool = False
+    # When we last stopped a stream of it ourselves before restarting (stop_first): Zoom reports that stop
+    # as USER_TRIGGERED, which must not be mistaken for a person's decision.
+    self_stop_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class Action:
     reason: str = ""
     # The start claim as the plan saw it; a start is made only if nobody claimed one since (optimistic).
     seen_start_requested_at: datetime | None = None
+    host_email: str | None = None  # from the live list: routes a missed start without asking Zoom again
 
 
 @dataclass(frozen=True)
@@ -98,15 +108,33 @@ class Plan:
         return [a for a in self.actions if a.kind is kind]
 
 
+def _stopped_by_us(stream: KnownStream, meeting: KnownMeeting) -> bool:
+    """A USER_TRIGGERED stop that came after our own stop_first is ours, not a person's decision."""
+    return (
+        stream.stop_reason == StopReason.USER_TRIGGERED
+        and meeting.self_stop_at is not None
+        and stream.changed_at is not None
+        and stream.changed_at >= meeting.self_stop_at
+    )
+
+
 def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, policy: Policy) -> Action:
     def hold(reason: str) -> Action:
         return Action(Kind.HOLD, meeting.uuid, meeting.pk, live.meeting_id, reason=reason)
 
     if not meeting.routed:
         return hold("quarantined: no region owns it")
+    if meeting.stopped_manually:
+        return hold("stopped manually by an operator: never restarted")
+    if meeting.erased:
+        return hold("erased on request: never captured again")
+    if meeting.start_event_pending:
+        return hold("its rtms_started is waiting in the inbox: late, not lost")
     if meeting.streams:
         last = max(meeting.streams, key=lambda s: s.created_at)
         decided = stop_policy(last.stop_reason)
+        if _stopped_by_us(last, meeting):
+            decided = StopPolicy.RESTART
         if decided is not StopPolicy.RESTART:
             # Someone decided (host, participant, admin), the meeting ended, credentials failed or the
             # reason is unknown: restarting could capture people who asked not to be captured.
@@ -143,7 +171,16 @@ def plan(observation: Observation, now: datetime, policy: Policy) -> Plan:
     for uuid, live in sorted(listed.items()):
         meeting = known.get(uuid)
         if meeting is None:
-            actions.append(Action(Kind.CREATE_AND_START, uuid, None, live.meeting_id, reason="missed start"))
+            actions.append(
+                Action(
+                    Kind.CREATE_AND_START,
+                    uuid,
+                    None,
+                    live.meeting_id,
+                    reason="missed start",
+                    host_email=live.host_email,
+                )
+            )
             continue
         if meeting.missing_observations:
             actions.append(Action(Kind.MARK_SEEN, uuid, meeting.pk, live.meeting_id))

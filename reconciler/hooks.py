@@ -18,7 +18,19 @@ RECONCILE_REQUESTS = Counter(
 
 
 def request_reconcile(*, zoom_account_id: str, reason: str) -> None:
-    """Record the request (log + metric). Enqueueing the run waits until a worker survives a broker restart
-    with a reconcile task in flight (see the note on issue #7); the scheduled runs are off until then."""
+    """Enqueue a run now (all accounts when the account is not known). Never raises: a lost request only
+    waits for the next scheduled run."""
+    from reconciler.tasks import fan_out, reconcile_account_task
+    from regions.routing import RECONCILE_QUEUE
+
     RECONCILE_REQUESTS.labels(reason).inc()
     logger.info("reconcile.requested", extra={"zoom_account_id": zoom_account_id, "reason": reason})
+    try:
+        if zoom_account_id:
+            reconcile_account_task.apply_async(
+                kwargs={"zoom_account_id": zoom_account_id, "trigger": reason[:32]}, queue=RECONCILE_QUEUE
+            )
+        else:
+            fan_out.apply_async(kwargs={"trigger": reason[:32]}, queue=RECONCILE_QUEUE)
+    except Exception as exc:  # broker down: the beat schedule still runs
+        logger.warning("reconcile.request_failed", extra={"error": type(exc).__name__})

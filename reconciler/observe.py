@@ -9,6 +9,7 @@ observation incomplete, which ends nothing (reconciler/core.py).
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,6 @@ from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailabl
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 300
-BUDGET_WINDOW_S = 60
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,46 @@ class Observed:
     error: str = ""
 
 
-def _take_budget(zoom_account_id: str, now: datetime) -> bool:
-    """One call from this minute's budget; False when it is spent. Shared by every worker (Redis)."""
-    key = f"reconcile-budget:{zoom_account_id}:{int(now.timestamp()) // BUDGET_WINDOW_S}"
-    cache.add(key, 0, timeout=BUDGET_WINDOW_S * 2)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr: start the window again
-        cache.set(key, 1, timeout=BUDGET_WINDOW_S * 2)
-        used = 1
-    return int(used) <= settings.RECONCILE_METRICS_CALLS_PER_MINUTE
+# A sliding window, like Zoom's own limiter: a fixed per-minute counter would allow two budgets' worth of
+# calls around a minute boundary. One sorted set per account holds the call times (Redis's clock, so every
+# worker judges by the same clock); the script checks and records atomically.
+_SLIDING_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if ARGV[3] == 'take' and used < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+  return {1, used + 1}
+end
+return {0, used}
+"""
+
+
+def _budget(zoom_account_id: str, *, take: bool) -> tuple[bool, int]:
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    taken, used = client.eval(
+        _SLIDING_WINDOW,
+        1,
+        f"rtms:reconcile-budget:{zoom_account_id}",
+        settings.RECONCILE_BUDGET_WINDOW.total_seconds(),
+        settings.RECONCILE_METRICS_CALLS_PER_MINUTE,
+        "take" if take else "peek",
+        uuid.uuid4().hex,
+    )
+    return bool(taken), int(used)
+
+
+def _take_budget(zoom_account_id: str) -> bool:
+    """One call from the account's budget; False when it is spent. Shared by every worker (Redis)."""
+    return _budget(zoom_account_id, take=True)[0]
+
+
+def budget_remaining(zoom_account_id: str) -> int:
+    """Calls left in the account's budget now (for /metrics; reading it spends nothing)."""
+    return max(0, settings.RECONCILE_METRICS_CALLS_PER_MINUTE - _budget(zoom_account_id, take=False)[1])
 
 
 def observe_live(api: ZoomApi, zoom_account_id: str, now: datetime) -> Observed:
@@ -51,7 +81,7 @@ def observe_live(api: ZoomApi, zoom_account_id: str, now: datetime) -> Observed:
     token = ""
     pages = calls = 0
     while True:
-        if not _take_budget(zoom_account_id, now):
+        if not _take_budget(zoom_account_id):
             return Observed(tuple(meetings.values()), False, pages, calls, "rate budget spent")
         calls += 1
         try:
@@ -81,17 +111,34 @@ def observe_live(api: ZoomApi, zoom_account_id: str, now: datetime) -> Observed:
             return Observed(tuple(meetings.values()), True, pages, calls)
 
 
-def confirm_ended(api: ZoomApi, zoom_account_id: str, uuid: str, now: datetime) -> bool | None:
-    """True when ``type=past`` lists the meeting, False when it does not, None when we could not ask."""
-    if not _take_budget(zoom_account_id, now):
-        return None
-    try:
-        page = api.list_meetings(
-            meeting_type="past",
-            from_date=now.date() - timedelta(days=1),
-            to_date=now.date(),
-            page_size=PAGE_SIZE,
-        )
-    except ZoomApiError:
-        return None
-    return any(m.uuid == uuid for m in page.meetings)
+@dataclass(frozen=True)
+class PastObserved:
+    uuids: frozenset[str] | None  # None: we could not read to the end
+    api_calls: int
+
+
+def observe_past(api: ZoomApi, zoom_account_id: str, now: datetime) -> PastObserved:
+    """Every meeting uuid ``type=past`` lists for yesterday and today, or None when we could not read to the
+    end (budget spent, Zoom trouble): an unanswered question ends nothing. One listing per run confirms all
+    of its candidates; asking per meeting would spend the shared budget ten times when ten end at once."""
+    uuids: set[str] = set()
+    token = ""
+    calls = 0
+    while True:
+        if not _take_budget(zoom_account_id):
+            return PastObserved(None, calls)
+        calls += 1
+        try:
+            page = api.list_meetings(
+                meeting_type="past",
+                from_date=now.date() - timedelta(days=1),
+                to_date=now.date(),
+                page_size=PAGE_SIZE,
+                next_page_token=token,
+            )
+        except ZoomApiError:
+            return PastObserved(None, calls)
+        uuids.update(m.uuid for m in page.meetings)
+        token = page.next_page_token
+        if not token:
+            return PastObserved(frozenset(uuids), calls)

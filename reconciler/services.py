@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,11 +22,11 @@ from reconciler.core import (
     plan_kinds,
 )
 from reconciler.models import ReconcileRun, RunStatus
-from reconciler.observe import confirm_ended, observe_live
+from reconciler.observe import PastObserved, observe_live, observe_past
 from regions.residency import MeetingFacts
 from rtms.accounts import rtms_app_credentials
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState, StreamState
-from rtms.models import AccountMode, Meeting, ZoomAccount
+from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, ZoomAccount
 from rtms.processing import meeting_ensure
 from rtms.residency import route_meeting
 from rtms.services import audit_record, meeting_transition, stream_transition
@@ -50,12 +51,21 @@ def _policy() -> Policy:
 
 def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
     meetings = Meeting.objects.filter(account=account, state=MeetingState.LIVE).prefetch_related("streams")
+    erased = set(meetings.filter(erasure__isnull=False).values_list("pk", flat=True))
+    # rtms_started events not yet applied (a busy worker): their streams are late, not lost.
+    pending_starts = set(
+        InboundEvent.objects.filter(
+            status=InboxStatus.PENDING, event_type="meeting.rtms_started"
+        ).values_list("payload__payload__meeting_uuid", flat=True)
+    )
     return tuple(
         KnownMeeting(
             pk=m.pk,
             uuid=m.zoom_uuid,
             routed=m.region_id is not None,
-            streams=tuple(KnownStream(s.state, s.stop_reason, s.created_at) for s in m.streams.all()),
+            streams=tuple(
+                KnownStream(s.state, s.stop_reason, s.created_at, s.state_changed_at) for s in m.streams.all()
+            ),
             missing_observations=m.missing_observations,
             restart_attempts=m.restart_attempts,
             last_restart_at=m.last_restart_at,
@@ -63,6 +73,10 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
             start_requested_at=m.rtms_start_requested_at,
             start_error_code=m.rtms_start_error_code,
             start_error_at=m.rtms_start_error_at,
+            stopped_manually=m.rtms_manual_stop_at is not None,
+            erased=m.pk in erased,
+            start_event_pending=m.zoom_uuid in pending_starts,
+            self_stop_at=m.rtms_self_stop_at,
         )
         for m in meetings
     )
@@ -94,6 +108,8 @@ def meeting_rtms_restart(
     if not claimed:
         return "start_in_flight"
     if stop_first:
+        # Recorded before asking: Zoom's rtms_stopped for it may arrive before the call returns.
+        Meeting.objects.filter(pk=meeting_pk).update(rtms_self_stop_at=clock.now())
         try:
             api.rtms_app_status(meeting.zoom_meeting_id, "stop", rtms_client_id=client_id)
         except (ZoomUnavailable, ZoomRateLimited):
@@ -130,10 +146,38 @@ def _end(meeting_pk: int, clock: Clock) -> None:
         )
 
 
-def _apply(action: Action, account: ZoomAccount, api: ZoomApi, api_factory: ApiFactory, clock: Clock) -> str:
+class _PastListing:
+    """``type=past``, read at most once per run and only if some meeting needs its end confirmed."""
+
+    def __init__(self, api: ZoomApi, zoom_account_id: str, now: datetime) -> None:
+        self._api, self._account, self._now = api, zoom_account_id, now
+        self._observed: PastObserved | None = None
+
+    def confirms(self, uuid: str) -> bool | None:
+        if self._observed is None:
+            self._observed = observe_past(self._api, self._account, self._now)
+        if self._observed.uuids is None:
+            return None
+        return uuid in self._observed.uuids
+
+    @property
+    def api_calls(self) -> int:
+        return self._observed.api_calls if self._observed else 0
+
+
+def _apply(
+    action: Action,
+    account: ZoomAccount,
+    api: ZoomApi,
+    api_factory: ApiFactory,
+    past: _PastListing,
+    clock: Clock,
+) -> str:
     now = clock.now()
     if action.kind is Kind.CREATE_AND_START:
-        facts = MeetingFacts(account_id=account.zoom_account_id, meeting_id=action.meeting_id)
+        facts = MeetingFacts(
+            account_id=account.zoom_account_id, meeting_id=action.meeting_id, host_email=action.host_email
+        )
         outcome = route_meeting(facts, account=account, api_factory=api_factory)
         meeting = meeting_ensure(action.meeting_uuid, account, outcome, started_at=now)
         Meeting.objects.filter(pk=meeting.pk).update(last_seen_live_at=now)
@@ -154,7 +198,7 @@ def _apply(action: Action, account: ZoomAccount, api: ZoomApi, api_factory: ApiF
         Meeting.objects.filter(pk=pk).update(missing_observations=F("missing_observations") + 1)
         return "missing"
     if action.kind is Kind.CONFIRM_ENDED:
-        confirmed = confirm_ended(api, account.zoom_account_id, action.meeting_uuid, now)
+        confirmed = past.confirms(action.meeting_uuid)
         missing = Meeting.objects.get(pk=pk).missing_observations + 1
         if confirmed or (confirmed is False and missing >= MISSING_TO_END_UNCONFIRMED):
             _end(pk, clock)
@@ -175,6 +219,18 @@ def _apply(action: Action, account: ZoomAccount, api: ZoomApi, api_factory: ApiF
     return "held"
 
 
+RUN_SOFT_TIME_LIMIT_S = 100  # reconciler/tasks.py reconcile_account_task's soft_time_limit
+
+# Cheap, database-only actions: always applied, so the missing-observation counts stay exact.
+BOOKKEEPING_KINDS = frozenset({Kind.MARK_SEEN, Kind.MARK_MISSING, Kind.HOLD})
+
+
+def run_time_box() -> float:
+    """Seconds a run may spend applying repairs: half its lease, and well under the task's soft limit."""
+    lease_s: float = settings.RECONCILE_LEASE_TTL.total_seconds()
+    return min(lease_s / 2, RUN_SOFT_TIME_LIMIT_S * 0.6)
+
+
 def reconcile_account(
     account: ZoomAccount, *, trigger: str, api_factory: ApiFactory, clock: Clock = SYSTEM_CLOCK
 ) -> ReconcileRun:
@@ -185,9 +241,18 @@ def reconcile_account(
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
     errors: list[str] = [observed.error] if observed.error else []
     outcomes: dict[str, int] = {}
+    past = _PastListing(api, account.zoom_account_id, now)
+    # Time-boxed well inside the run's lease and the task's time limit: a run that overstayed its lease
+    # would overlap the next one, and one cut off by the time limit would leave its row unfinished. What is
+    # left over is planned again by the next run (level-triggered), minus what this one already repaired.
+    deadline = time.monotonic() + run_time_box()
+    deferred = 0
     for action in the_plan.actions:
+        if action.kind not in BOOKKEEPING_KINDS and time.monotonic() > deadline:
+            deferred += 1
+            continue
         try:
-            result = _apply(action, account, api, api_factory, clock)
+            result = _apply(action, account, api, api_factory, past, clock)
         except ZoomApiError as exc:  # one meeting's trouble must not stop the others
             errors.append(
                 f"{action.kind.value} {action.meeting_pk or action.meeting_uuid[:8]}: {type(exc).__name__}"
@@ -207,9 +272,9 @@ def reconcile_account(
         finished_at=clock.now(),
         status=RunStatus.SUCCEEDED if observed.complete and not errors else RunStatus.PARTIAL,
         pages=observed.pages,
-        api_calls=observed.api_calls,
+        api_calls=observed.api_calls + past.api_calls,
         meetings_seen=len(observed.live),
-        repairs={**plan_kinds(the_plan.actions), **outcomes},
+        repairs={**plan_kinds(the_plan.actions), **outcomes, **({"deferred": deferred} if deferred else {})},
         errors=errors[:50],
     )
     run.refresh_from_db()

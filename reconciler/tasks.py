@@ -10,7 +10,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
-from reconciler.services import reconcile_account
+from reconciler.services import RUN_SOFT_TIME_LIMIT_S, reconcile_account
 from regions.routing import RECONCILE_QUEUE
 from rtms.leases import lease_acquire, lease_release
 from rtms.models import ZoomAccount
@@ -37,7 +37,7 @@ def fan_out(*, trigger: str = "schedule") -> int:
     acks_late=True,
     reject_on_worker_lost=True,
     time_limit=120,
-    soft_time_limit=100,
+    soft_time_limit=RUN_SOFT_TIME_LIMIT_S,
 )
 def reconcile_account_task(self: Task[Any, Any], *, zoom_account_id: str, trigger: str = "schedule") -> str:
     from rtms.zoom_clients import zoom_api_for

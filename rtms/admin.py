@@ -6,9 +6,24 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from compliance.admin_actions import (
+    Confirmation,
+    MeetingActionsMixin,
+    confirmed_reason,
+    erase_meetings,
+    export_transcript,
+    meetings_scoped,
+    source_ip,
+    start_rtms,
+    stop_rtms,
+)
+from compliance.audit_export import audit_csv_response
 from regions.access import QUARANTINE_GROUP, scope_for
 from regions.admin_scoping import ReadOnlyAdminMixin, RegionScopedAdmin
 from regions.models import Region
@@ -76,38 +91,56 @@ def _may_reroute(request: HttpRequest) -> bool:
     )
 
 
-@admin.action(description="Re-route quarantined events (after adding a residency rule)")
-def reroute_quarantined(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+@admin.action(description="Re-route quarantined events (after adding a residency rule)…")
+def reroute_quarantined(
+    modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]
+) -> TemplateResponse | None:
     from rtms.processing import requeue_quarantined
     from rtms.services import audit_record
 
     if not _may_reroute(request):
         modeladmin.message_user(request, "Only the quarantine group may re-route.", messages.ERROR)
-        return
+        return None
     meetings = (
         Meeting.objects.filter(pk__in=queryset.values("meeting_id"))
         if queryset.model is InboundEvent
         else queryset
     )
+    meetings = meetings_scoped(request, meetings).filter(region__isnull=True)
+    reason = confirmed_reason(
+        modeladmin,
+        request,
+        queryset,
+        Confirmation(
+            title="Re-route quarantined events",
+            verb="Re-route",
+            warning="The quarantined events of these meetings go back through the residency rules; a "
+            "meeting a rule now matches is captured and stored in that region.",
+        ),
+        meetings=meetings,
+    )
+    if isinstance(reason, TemplateResponse):
+        return reason
     total = 0
-    for meeting in meetings.filter(region__isnull=True):
+    for meeting in meetings:
         count = requeue_quarantined(meeting)
         total += count
         audit_record(
             actor=request.user.get_username(),
-            action="inbox.reroute",
+            action="event.reroute",
             object_type="meeting",
             object_id=meeting.pk,
-            source_ip=request.META.get("REMOTE_ADDR"),
-            detail={"events": count},
+            source_ip=source_ip(request),
+            detail={"events": count, "reason": reason, "via": "admin"},
         )
     modeladmin.message_user(
         request, f"{total} quarantined event(s) sent back through routing.", messages.SUCCESS
     )
+    return None
 
 
 @admin.register(Meeting)
-class MeetingAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+class MeetingAdmin(MeetingActionsMixin, ReadOnlyAdminMixin, RegionScopedAdmin):
     list_display = [
         "id",
         "zoom_meeting_id",
@@ -125,7 +158,7 @@ class MeetingAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     date_hierarchy = "started_at"
     list_select_related = ["region"]
     inlines = [StreamInline, MeetingTransitionInline]
-    actions = [reroute_quarantined]
+    actions = [export_transcript, erase_meetings, stop_rtms, start_rtms, reroute_quarantined]
 
 
 class StreamTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
@@ -237,12 +270,74 @@ class TranscriptSegmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ign
             return qs.none().using("default")
         return qs.using(alias).filter(region_code=code)
 
+    # Showing segments discloses what people said: every page of them is audited (transcript.view).
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl") if response.status_code == 200 else None
+        if changelist is not None:
+            self._audit_view(request, list(changelist.result_list), surface="list")
+        return response
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = (
+            getattr(response, "context_data", {}).get("original") if response.status_code == 200 else None
+        )
+        if original is not None:
+            self._audit_view(request, [original], surface="detail")
+        return response
+
+    def _audit_view(self, request: HttpRequest, segments: list[TranscriptSegment], *, surface: str) -> None:
+        from rtms.services import audit_record
+
+        if not segments:
+            return
+        meeting_ids = sorted({s.meeting_id for s in segments})
+        audit_record(
+            actor=request.user.get_username(),
+            action="transcript.view",
+            object_type="meeting" if len(meeting_ids) == 1 else "transcript",
+            object_id=meeting_ids[0] if len(meeting_ids) == 1 else "",
+            region_code=segments[0].region_code,
+            source_ip=source_ip(request),
+            detail={"via": "admin", "surface": surface, "segments": len(segments), "meetings": meeting_ids},
+        )
+
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    """Evidence: nobody adds, edits or deletes rows here (ReadOnlyAdminMixin, and a database trigger).
+    Staff filter it and download the filtered list as CSV; the download is itself audited."""
+
     region_code_path = "region_code"
     unrouted_q = Q(region_code="")
     list_display = ["at", "actor", "action", "object_type", "object_id", "region_code", "source_ip"]
-    list_filter = ["action", "region_code", "object_type"]
+    list_filter = [
+        "action",
+        "actor",
+        "region_code",
+        "object_type",
+        ("at", admin.DateFieldListFilter),
+    ]
     search_fields = ["actor", "object_id"]
     date_hierarchy = "at"
+    change_list_template = "admin/compliance/auditlog_change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_export_csv"
+        export = path("export.csv", self.admin_site.admin_view(self.export_csv_view), name=name)
+        return [export, *super().get_urls()]
+
+    def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The changelist's own filters (same query string), region-scoped like the list."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return audit_csv_response(self, request)

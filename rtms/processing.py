@@ -40,6 +40,7 @@ from rtms.zoom.protocol import (
     data_centre_hint,
     parse_event,
 )
+from rtms.zoom.stop_policy import deletes_content
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +370,12 @@ def apply_rtms_stopped(event: RtmsStopped, meeting: Meeting, clock: Clock) -> st
         stop_reason=int(event.stop_reason),
         clock=clock,
     )
+    if deletes_content(int(event.stop_reason)):
+        # STREAM_REVOKED: the content goes at once, even for a repeat (a first purge may have failed).
+        from compliance.revoked import revoked_stream_purge_after_commit
+
+        stream_id, reason = stream.pk, int(event.stop_reason)
+        transaction.on_commit(lambda: revoked_stream_purge_after_commit(stream_id, stop_reason=reason))
     return "stopped" if result.applied else "duplicate"
 
 
@@ -378,6 +385,10 @@ def apply_concurrency_limited(event: ConcurrencyLimited, meeting: Meeting, clock
         rtms_start_error=f"rtms.concurrency_limited: {event.concurrency_number} concurrent streams",
     )
     return "recorded"
+
+
+def _erased(meeting: Meeting) -> bool:
+    return Meeting.objects.filter(pk=meeting.pk, erasure__isnull=False).exists()
 
 
 def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
@@ -390,7 +401,10 @@ def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
         meeting = Meeting.objects.select_related("region", "account").get(pk=row.meeting_id)
         event = parse_event(row.payload)
         outcome: str
-        if isinstance(event, MeetingStarted):
+        if isinstance(event, MeetingStarted | RtmsStarted) and _erased(meeting):
+            # An erased meeting gets neither its personal data back nor a new capture (compliance/erasure.py).
+            outcome = "ignored_erased"
+        elif isinstance(event, MeetingStarted):
             apply_meeting_started(event, meeting, clock)
             outcome = "meeting_started"
         elif isinstance(event, MeetingEnded):

@@ -34,6 +34,10 @@ def meeting_rtms_start(meeting_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
         return "not_live"
     if meeting.rtms_start_called_at is not None:
         return "already_called"  # a redelivered task must not call Zoom twice
+    if meeting.rtms_manual_stop_at is not None:
+        return "stopped_manually"  # an operator stopped capture after this task was queued
+    if Meeting.objects.filter(pk=meeting_id, erasure__isnull=False).exists():
+        return "erased"
     if meeting.streams.filter(state__in=list(STREAM_ACTIVE)).exists():
         return "stream_exists"
     if meeting.account is None or meeting.zoom_meeting_id is None:

@@ -38,7 +38,7 @@ def segment_counts(streams: Iterable[RtmsStream]) -> dict[int, int]:
     return counts
 
 
-def segment_list_for_meeting(meeting: Meeting, *, after_seq: int | None = None) -> list[TranscriptSegment]:
+def segment_list_for_meeting(meeting: Meeting) -> list[TranscriptSegment]:
     """A meeting's segments in order (by stream creation, then seq), read from its region's database.
     A meeting with no region (quarantined) has no content by construction."""
     if meeting.region_id is None:
@@ -48,9 +48,9 @@ def segment_list_for_meeting(meeting: Meeting, *, after_seq: int | None = None) 
         pk: i
         for i, pk in enumerate(meeting.streams.order_by("created_at", "id").values_list("pk", flat=True))
     }
+    # seq restarts with every stream, so a cursor over a meeting needs (stream, seq); the live page and the
+    # API have their own (live/cursor.py, api/), and this whole-meeting read needs none.
     qs = TranscriptSegment.objects.using(content_alias(code)).filter(region_code=code, meeting_id=meeting.pk)
-    if after_seq is not None:
-        qs = qs.filter(seq__gt=after_seq)
     segments = list(qs)
     segments.sort(key=lambda s: (stream_order.get(s.stream_id, len(stream_order)), s.stream_id, s.seq))
     return segments

@@ -112,6 +112,34 @@ def stream_renew(*, owner: str, held: dict[int, int], ttl: timedelta) -> set[int
         return {int(row[0]) for row in cursor.fetchall()}
 
 
+def stream_duplicate_refused(stream_id: int, *, window: timedelta) -> bool:
+    """Zoom refused our connection because another client holds the stream. Returns True once that has
+    gone on for longer than ``window`` (judged by the database clock) since the first refusal: whoever holds
+    it is not a dying connection of ours that Zoom has yet to drop, so retrying would only fight it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE rtms_rtmsstream SET duplicate_since = COALESCE(duplicate_since, clock_timestamp()),"
+            " last_error = %(note)s WHERE id = %(id)s"
+            " RETURNING clock_timestamp() - duplicate_since >= make_interval(secs => %(window)s)",
+            {
+                "id": stream_id,
+                "window": window.total_seconds(),
+                "note": "duplicate connection refused by Zoom",
+            },
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def stream_ready(stream_id: int) -> None:
+    """The stream is ours again: forget earlier duplicate refusals."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE rtms_rtmsstream SET duplicate_since = NULL WHERE id = %s AND duplicate_since IS NOT NULL",
+            [stream_id],
+        )
+
+
 def stream_release(*, owner: str, stream_id: int, token: int) -> bool:
     """Give a lease back at once (clean shutdown, stream finished) so another gateway need not wait."""
     with connection.cursor() as cursor:

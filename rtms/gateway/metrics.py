@@ -17,4 +17,12 @@ FLUSH_SECONDS = Histogram(
     ["region"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+KEEPALIVE_AGE = Histogram(
+    "rtms_gateway_keepalive_age_seconds",
+    "From Zoom's timestamp on a keep-alive request to our answer, by socket kind: the network delay plus "
+    "this gateway's lag in reading its sockets (and any clock offset); rising values mean an overloaded "
+    "gateway, and Zoom drops a stream whose answers stop",
+    ["region", "socket_kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 OUTCOMES = Counter("rtms_gateway_stream_outcomes_total", "How held streams ended", ["region", "outcome"])

@@ -25,7 +25,14 @@ from rtms.accounts import rtms_app_credentials
 from rtms.asyncdb import db
 from rtms.gateway import metrics
 from rtms.gateway.audio import WavPart, audio_part_path
-from rtms.gateway.claims import Claim, stream_claim, stream_release, stream_renew
+from rtms.gateway.claims import (
+    Claim,
+    stream_claim,
+    stream_duplicate_refused,
+    stream_ready,
+    stream_release,
+    stream_renew,
+)
 from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seq
 from rtms.lifecycle import STREAM_TERMINAL, StreamState
 from rtms.models import Meeting, RtmsStream, StreamTransition
@@ -58,6 +65,9 @@ class GatewayConfig:
     flush_max_rows: int
     media: MediaClientConfig
     ca_file: str | None = None
+    # Zoom refusing our connection as a duplicate for longer than this fails the stream (Zoom waits 60 s
+    # for a lost signaling connection, so by then a holder of ours would have been dropped).
+    duplicate_window: timedelta = timedelta(seconds=90)
 
 
 # Which lifecycle moves a status from the media client asks for, tried in order (the lifecycle table
@@ -128,6 +138,7 @@ class StreamSink:
         self.last_status = status.kind
         if status.kind is StatusKind.READY:
             self.ready_ms = int(time.time() * 1000)
+            await db(stream_ready)(self.held.claim.stream_id)
         moves = _MOVES.get(status.kind)
         if moves:
             await _move(self.held.claim.stream_id, moves, cause=f"gateway.{status.kind.value}")
@@ -393,12 +404,14 @@ class Gateway:
             await _move(sid, (StreamState.FAILED,), cause=f"gateway.{outcome.kind.value}")
         elif outcome.kind is OutcomeKind.DUPLICATE:
             # Someone else is connected: never fight. Keep the lease until it lapses, so nobody retries
-            # sooner than a TTL, and let the reconciler and operators see the note.
-            await db(RtmsStream.objects.filter(pk=sid).update)(
-                last_error="duplicate connection refused by Zoom"
-            )
-            self.held.pop(sid, None)
-            return
+            # sooner than a TTL (a dying connection of ours may still hold Zoom's slot). Once the refusals
+            # outlast Zoom's signaling window, the holder is not ours: give the stream up as failed, for
+            # the operators and the reconciler to see.
+            if await db(stream_duplicate_refused)(sid, window=self.config.duplicate_window):
+                await _move(sid, (StreamState.FAILED,), cause="gateway.duplicate")
+            else:
+                self.held.pop(sid, None)
+                return
         if outcome.kind is not OutcomeKind.CLOSED:
             self.held.pop(sid, None)
             with contextlib.suppress(DatabaseError):

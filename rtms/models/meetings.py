@@ -31,6 +31,12 @@ class Meeting(models.Model):
     rtms_start_requested_at = models.DateTimeField(null=True, blank=True)
     rtms_start_called_at = models.DateTimeField(null=True, blank=True)
     rtms_start_error_at = models.DateTimeField(null=True, blank=True)
+    # Set when an operator stopped RTMS by hand (rtms/manual.py): the reconciler never restarts such a
+    # meeting, whatever stop reason Zoom reports later. A manual start clears it.
+    rtms_manual_stop_at = models.DateTimeField(null=True, blank=True)
+    # When the reconciler last stopped a stream it never saw before starting a new one (reconciler/core.py):
+    # Zoom reports that stop as USER_TRIGGERED, which is ours, not a person's decision.
+    rtms_self_stop_at = models.DateTimeField(null=True, blank=True)
     # Reconciler bookkeeping (reconciler/core.py): evidence before ending, restarts before flagging.
     missing_observations = models.PositiveIntegerField(default=0)
     restart_attempts = models.PositiveIntegerField(default=0)
@@ -85,6 +91,9 @@ class RtmsStream(models.Model):
     connect_attempts = models.PositiveIntegerField(default=0)
     restart_attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=255, blank=True)
+    # When Zoom first refused our connection as a duplicate (another client holds the stream) since the
+    # stream was last ready; rtms/gateway/claims.py stream_duplicate_refused gives up after a window.
+    duplicate_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

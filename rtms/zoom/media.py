@@ -107,6 +107,9 @@ class MediaClientConfig:
     # How long an ambiguous media-interrupted signal waits for the lost media socket to show itself.
     media_grace_s: float = 1.0
     max_frame_bytes: int = MAX_FRAME_BYTES
+    # Called after each keep-alive answer with the socket kind and the seconds from Zoom's timestamp on the
+    # request to our answer: network delay plus our own lag reading the socket (plus any clock offset).
+    on_keepalive: Callable[[str, float], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -770,6 +773,8 @@ class RtmsSession:
     async def _answer(self, ws: ClientConnection, request: KeepAliveReq, kind: str) -> None:
         # §2.3 messages 12/13: on the socket it came on, echoing sequence and timestamp.
         await self._send(ws, keep_alive_resp(request), kind, required=False)
+        if self._config.on_keepalive is not None:
+            self._config.on_keepalive(kind, max(0.0, time.time() - request.timestamp / 1000))
 
     async def _send(
         self, ws: ClientConnection, message: Mapping[str, object], kind: str, *, required: bool = True

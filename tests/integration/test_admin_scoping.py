@@ -133,13 +133,14 @@ def test_the_quarantine_group_can_reroute_after_a_rule_is_added(
     client = _staff("quinn", "compliance-quarantine")
     response = client.post(
         reverse("admin:rtms_meeting_changelist"),
-        {"action": "reroute_quarantined", "_selected_action": [meeting.pk]},
+        # Re-routing is a dangerous action: it asks for confirmation and a reason (issue #9).
+        {"action": "reroute_quarantined", "_selected_action": [meeting.pk], "confirm": "yes", "reason": "r"},
         follow=True,
     )
     assert "1 quarantined event(s) sent back through routing" in response.content.decode()
     event.refresh_from_db()
     assert event.status == "pending"
-    assert AuditLog.objects.filter(action="inbox.reroute", actor="quinn", object_id=str(meeting.pk)).exists()
+    assert AuditLog.objects.filter(action="event.reroute", actor="quinn", object_id=str(meeting.pk)).exists()
 
 
 def test_region_staff_cannot_reroute(make_meeting: MakeMeeting) -> None:

@@ -94,3 +94,24 @@ def test_a_batch_mixing_regions_is_refused(
     b = make_stream(make_meeting(us))
     with pytest.raises(ValueError, match="one region"):
         segments_write([_segment(a, 1), _segment(b, 1)])
+
+
+def test_duplicate_refusals_give_up_only_after_the_window_and_a_ready_forgets_them(
+    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream
+) -> None:
+    from django.utils import timezone
+
+    from rtms.gateway.claims import stream_duplicate_refused, stream_ready
+
+    stream = make_stream(make_meeting(eu))
+    window = timedelta(seconds=60)
+    assert not stream_duplicate_refused(stream.pk, window=window)  # the first refusal starts the clock
+    first = RtmsStream.objects.get(pk=stream.pk).duplicate_since
+    assert first is not None
+    assert not stream_duplicate_refused(stream.pk, window=window)
+    assert RtmsStream.objects.get(pk=stream.pk).duplicate_since == first, "the clock is not restarted"
+    RtmsStream.objects.filter(pk=stream.pk).update(duplicate_since=timezone.now() - timedelta(seconds=61))
+    assert stream_duplicate_refused(stream.pk, window=window)
+    stream_ready(stream.pk)
+    assert RtmsStream.objects.get(pk=stream.pk).duplicate_since is None
+    assert not stream_duplicate_refused(stream.pk, window=window)

@@ -281,3 +281,40 @@ def test_an_undecidable_meeting_is_quarantined_not_guessed(
     # Zoom unreachable is transient: the event stays pending for a retry, nothing was decided.
     assert InboundEvent.objects.get(dedupe_key__contains="undecided==").status == "pending"
     assert not Meeting.objects.filter(zoom_uuid="undecided==").exists()
+
+
+def test_an_erased_meeting_gets_neither_its_personal_data_back_nor_a_new_capture(
+    account: ZoomAccount, rules: None
+) -> None:
+    from django.utils import timezone
+
+    from compliance.models import ErasureTombstone
+
+    process(deliver(event_body("meeting.started", meeting_payload("erased==", 81000000077))))
+    meeting = Meeting.objects.get(zoom_uuid="erased==")
+    Meeting.objects.filter(pk=meeting.pk).update(host_email="", topic="")
+    ErasureTombstone.objects.create(
+        meeting=meeting, requested_by="dpo", reason="request", requested_at=timezone.now()
+    )
+    late = event_body("meeting.started", meeting_payload("erased==", 81000000077), event_ts=99)
+    assert process(deliver(late)) == "ignored_erased"
+    assert process(deliver(rtms_started("erased==", "e" * 32, "wss://rtms-fra1.zoom.us/a", ts=100))) == (
+        "ignored_erased"
+    )
+    meeting.refresh_from_db()
+    assert meeting.host_email == "" and meeting.topic == ""
+    assert not RtmsStream.objects.filter(meeting=meeting).exists()
+
+
+def test_a_queued_start_does_not_undo_an_operator_stop(
+    sim: SimServer, account: ZoomAccount, rules: None
+) -> None:
+    from django.utils import timezone
+
+    created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
+    uuid, meeting_id = created["meeting_uuid"], int(created["meeting_id"])
+    process(deliver(event_body("meeting.started", meeting_payload(uuid, meeting_id))))
+    meeting = Meeting.objects.get(zoom_uuid=uuid)
+    Meeting.objects.filter(pk=meeting.pk).update(rtms_manual_stop_at=timezone.now())  # before the task ran
+    assert meeting_rtms_start(meeting.pk) == "stopped_manually"
+    assert patch_calls(sim) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -79,3 +80,101 @@ def test_a_failed_observation_ends_nothing(sim: SimServer, account: ZoomAccount)
     run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
     assert run.status == "partial"
     assert Meeting.objects.get(zoom_uuid=created["meeting_uuid"]).state == "live"
+
+
+def test_the_call_budget_is_a_sliding_window_shared_by_every_caller(account: ZoomAccount) -> None:
+    from django.test import override_settings
+
+    from reconciler.observe import _take_budget, budget_remaining
+
+    with override_settings(RECONCILE_METRICS_CALLS_PER_MINUTE=3):
+        assert budget_remaining("test-account") == 3
+        assert [_take_budget("test-account") for _ in range(4)] == [True, True, True, False]
+        assert budget_remaining("test-account") == 0
+        assert _take_budget("another-account"), "each account has its own budget"
+
+
+def test_every_page_of_past_meetings_is_read(sim: SimServer, account: ZoomAccount) -> None:
+    from datetime import UTC, datetime
+
+    from reconciler import observe
+
+    ended = [sim.client.create_meeting(f"h{i}@eu.example.com", rtms="none") for i in range(4)]
+    for created in ended:
+        sim.client.end_meeting(created["meeting_uuid"])
+    api = zoom_api_for(account)
+    now = datetime.now(UTC)
+    page_size = observe.PAGE_SIZE
+    observe.PAGE_SIZE = 1  # four pages of one
+    try:
+        past = observe.observe_past(api, "test-account", now)
+    finally:
+        observe.PAGE_SIZE = page_size
+    assert past.uuids == frozenset(created["meeting_uuid"] for created in ended)
+    assert past.api_calls >= 4
+
+
+def test_metrics_report_drift_repairs_and_budget(sim: SimServer, account: ZoomAccount) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from reconciler.metrics import ReconcilerCollector
+
+    sim.client.create_meeting("anna@eu.example.com", rtms="api")  # its start is lost
+    reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    registry = CollectorRegistry()
+    registry.register(ReconcilerCollector())
+    text = generate_latest(registry).decode()
+    assert 'rtms_reconcile_drift_found_recent{kind="create_and_start"} 1.0' in text
+    assert 'rtms_reconcile_repaired_recent{kind="create_and_start"} 1.0' in text
+    assert 'rtms_reconcile_runs_recent{status="succeeded"} 1.0' in text
+    assert 'rtms_reconcile_budget_remaining{account="test-account"}' in text
+    assert 'rtms_reconcile_last_run_duration_seconds{account="test-account"}' in text
+
+
+def test_many_ends_are_confirmed_with_one_listing_of_past_meetings(
+    sim: SimServer, account: ZoomAccount
+) -> None:
+    created = [sim.client.create_meeting(f"h{i}@eu.example.com", rtms="none") for i in range(6)]
+    reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    for meeting in created:
+        sim.client.end_meeting(meeting["meeting_uuid"])
+    reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # absent once
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # absent twice: confirm
+    assert (
+        Meeting.objects.filter(zoom_uuid__in=[m["meeting_uuid"] for m in created], state="ended").count() == 6
+    )
+    assert run.api_calls == 2, "one live listing and one past listing, not one per meeting"
+
+
+def test_a_run_past_its_time_box_defers_repairs_to_the_next_run(sim: SimServer, account: ZoomAccount) -> None:
+    from django.test import override_settings
+
+    created = [sim.client.create_meeting(f"h{i}@eu.example.com", rtms="api") for i in range(3)]
+    with override_settings(RECONCILE_LEASE_TTL=timedelta(0)):  # a time box of nothing
+        run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.status == "succeeded" and run.repairs.get("deferred") == 3
+    assert not Meeting.objects.filter(zoom_uuid__in=[m["meeting_uuid"] for m in created]).exists()
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # the next run does them
+    assert Meeting.objects.filter(zoom_uuid__in=[m["meeting_uuid"] for m in created]).count() == 3
+
+
+def test_a_late_rtms_started_is_not_stopped_first(sim: SimServer, account: ZoomAccount) -> None:
+    from django.utils import timezone
+
+    from rtms.ingest import ingest
+    from rtms.models import Channel
+    from tests.support import event_body
+
+    created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
+    reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # creates it and calls start
+    meeting = Meeting.objects.get(zoom_uuid=created["meeting_uuid"])
+    long_ago = timezone.now() - timedelta(hours=1)  # the restart back-off is long over
+    Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=long_ago, last_restart_at=long_ago)
+    payload = {"meeting_uuid": meeting.zoom_uuid, "operator_id": "op", "rtms_stream_id": "l" * 32}
+    payload["server_urls"] = "wss://x/1"
+    ingest(
+        event_body("meeting.rtms_started", payload, event_ts=5), channel=Channel.WEBHOOK
+    )  # not applied yet
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.repairs.get("hold") == 1
+    assert len(_starts(sim, int(created["meeting_id"]))) == 1, "no stop, no second start"

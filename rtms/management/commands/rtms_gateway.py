@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import uuid
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,11 +22,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import start_http_server
 
 from regions.models import Region
+from rtms.gateway import metrics
 from rtms.gateway.notify import listen_for_region
 from rtms.gateway.runner import Gateway, GatewayConfig
 from rtms.zoom.media import MediaClientConfig
 
 logger = logging.getLogger(__name__)
+
+
+def _keepalive_observed(region_code: str, socket_kind: str, age_s: float) -> None:
+    metrics.KEEPALIVE_AGE.labels(region_code, socket_kind).observe(age_s)
 
 
 class Command(BaseCommand):
@@ -65,8 +71,10 @@ class Command(BaseCommand):
                 backoff_initial_s=settings.RTMS_RECONNECT_BACKOFF_INITIAL.total_seconds(),
                 backoff_cap_s=settings.RTMS_RECONNECT_BACKOFF_CAP.total_seconds(),
                 reconnect_window_s=settings.RTMS_SIGNALING_RECONNECT_WINDOW.total_seconds() * 1.5,
+                on_keepalive=partial(_keepalive_observed, code),
             ),
             ca_file=settings.RTMS_CA_FILE or None,
+            duplicate_window=settings.RTMS_SIGNALING_RECONNECT_WINDOW * 1.5,
         )
         gc.freeze()  # start-up objects live as long as the process: keep them out of full collections
         asyncio.run(self._main(config))

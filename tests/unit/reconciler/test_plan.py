@@ -67,6 +67,26 @@ def test_a_start_whose_stream_we_never_saw_is_stopped_first() -> None:
     assert action.kind is Kind.START_RTMS and action.stop_first
 
 
+def test_a_missed_start_carries_the_host_email_the_live_list_gave() -> None:
+    action = only(run(live=(LiveMeeting("u1==", 81234567890, host_email="anna@eu.example.com"),)))
+    assert action.kind is Kind.CREATE_AND_START and action.host_email == "anna@eu.example.com"
+
+
+def test_a_stream_whose_rtms_started_waits_in_the_inbox_is_late_not_lost() -> None:
+    """Stopping it first would stop the very stream we asked for."""
+    action = only(run(known(start_called=True, start_event_pending=True)))
+    assert action.kind is Kind.HOLD and "inbox" in action.reason
+
+
+def test_our_own_stop_first_is_not_mistaken_for_a_persons_decision() -> None:
+    ours = KnownStream("stopped", 2, NOW - timedelta(minutes=9), changed_at=NOW - timedelta(minutes=8))
+    action = only(run(known(streams=(ours,), self_stop_at=NOW - timedelta(minutes=8, seconds=1))))
+    assert action.kind is Kind.START_RTMS
+    # The same USER_TRIGGERED stop before any stop of ours is someone's decision: held.
+    action = only(run(known(streams=(ours,), self_stop_at=NOW - timedelta(minutes=7))))
+    assert action.kind is Kind.HOLD and "never restarted" in action.reason
+
+
 @pytest.mark.parametrize("reason", [10, 11, 12, 13, 14, 15, 16, 17, 19, 24])
 def test_a_retryable_stop_is_restarted(reason: int) -> None:
     action = only(run(known(streams=(stream("stopped", reason),))))
@@ -119,6 +139,13 @@ def test_zoom_refusals_are_retried_only_after_a_long_backoff(code: int) -> None:
 def test_a_quarantined_meeting_is_never_started() -> None:
     action = only(run(known(routed=False)))
     assert action.kind is Kind.HOLD and "quarantined" in action.reason
+
+
+@pytest.mark.parametrize("decision", ["stopped_manually", "erased"])
+def test_an_operator_stop_or_an_erasure_is_never_undone_by_a_restart(decision: str) -> None:
+    for streams in [(), (stream("stopped", 6),)]:  # no stream left, or one that ended retryably
+        action = only(run(known(streams=streams, **{decision: True})))
+        assert action.kind is Kind.HOLD, action
 
 
 def test_one_missing_observation_never_ends_a_meeting() -> None:

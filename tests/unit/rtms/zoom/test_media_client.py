@@ -157,8 +157,10 @@ async def test_only_a_transcript_socket_opens_when_audio_is_not_requested() -> N
 
 
 async def test_keep_alives_are_answered_on_each_socket_when_the_server_asks() -> None:
+    observed: list[tuple[str, float]] = []
+    config = replace(CONFIG, on_keepalive=lambda kind, age_s: observed.append((kind, age_s)))
     async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret) as server:
-        async with running(target_for(server)) as run:
+        async with running(target_for(server), config=config) as run:
             await ready(run)
             for seq, kind in enumerate(("signaling", "transcript", "audio"), start=41):
                 await server.send(kind, {"msg_type": 12, "sequence": seq, "timestamp": 1727384349000 + seq})
@@ -166,6 +168,9 @@ async def test_keep_alives_are_answered_on_each_socket_when_the_server_asks() ->
                 conn = server.latest(kind)
                 answers = await eventually(lambda c=conn: c.of_type(13), what=f"{kind} keep-alive")  # type: ignore[misc]
                 assert answers == [{"msg_type": 13, "sequence": seq, "timestamp": 1727384349000 + seq}]
+    # Each answer is reported with its age: from Zoom's timestamp (here long past) to our answer.
+    assert sorted(kind for kind, _ in observed) == ["audio", "signaling", "transcript"]
+    assert all(age_s > 3600 for _, age_s in observed)
 
 
 # ---- media and events ----------------------------------------------------------------------------

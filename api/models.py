@@ -1,0 +1,46 @@
+"""API clients: other teams' integrations, each scoped to a set of regions."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ApiRole(models.TextChoices):
+    READ = "read", "Read"
+    READ_WRITE = "read-write", "Read and write (actions)"
+
+
+class ApiClient(models.Model):
+    """One integrating team or system. Its token is shown once at creation; only its hash is kept."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Who this is; shown in the audit log.")
+    token_prefix = models.CharField(
+        max_length=16, unique=True, editable=False, help_text="Non-secret start of the token, for lookup."
+    )
+    token_hash = models.CharField(max_length=64, editable=False, help_text="SHA-256 of the token.")
+    regions = models.ManyToManyField(
+        "regions.Region", blank=True, related_name="+", help_text="The only regions this client can see."
+    )
+    role = models.CharField(max_length=16, choices=ApiRole.choices, default=ApiRole.READ)
+    quarantine_access = models.BooleanField(
+        default=False,
+        help_text="Also sees quarantined meetings and events (no region yet); with read-write, re-routes.",
+    )
+    manage_rules = models.BooleanField(
+        default=False,
+        help_text="May create, change and delete residency rules of its regions (needs read-write). Rules "
+        "decide which region owns a meeting: grant it only to an administrator's automation.",
+    )
+    active = models.BooleanField(default=True, help_text="Untick to revoke the token at once.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def can_write(self) -> bool:
+        return self.role == ApiRole.READ_WRITE

@@ -1,0 +1,264 @@
+"""What the API shows of each object. Internal ids in URLs; secrets, leases and raw server URLs never."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from api.access import Principal
+from reconciler.models import ReconcileRun
+from regions.models import Region, ResidencyRule, RuleField
+from rtms.models import (
+    InboundEvent,
+    Meeting,
+    MeetingTransition,
+    RtmsStream,
+    StreamTransition,
+    TranscriptSegment,
+)
+
+MAX_ID = 2**63 - 1  # PostgreSQL bigint: a larger id is invalid input, not a database error
+MAX_SEQ = 2**31 - 1
+
+
+class RegionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Region
+        fields = ["code", "name", "jurisdiction", "zoom_data_centres", "capture_audio", "active"]
+
+
+class ResidencyRuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    position = serializers.IntegerField(min_value=0, max_value=MAX_SEQ)
+
+    class Meta:
+        model = ResidencyRule
+        fields = [
+            "id",
+            "position",
+            "field",
+            "tracking_field_name",
+            "value",
+            "region",
+            "active",
+            "note",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "updated_at"]
+
+    def validate_position(self, value: int) -> int:
+        taken = ResidencyRule.objects.filter(position=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("another rule has this position")
+        return value
+
+    def validate_region(self, region: Region) -> Region:
+        principal: Principal = self.context["principal"]
+        if not principal.allows(region.code):
+            # Indistinguishable from a region that does not exist.
+            raise serializers.ValidationError(f"Object with code={region.code} does not exist.")
+        return region
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        field = attrs.get("field", getattr(self.instance, "field", None))
+        name = attrs.get("tracking_field_name", getattr(self.instance, "tracking_field_name", ""))
+        if field == RuleField.TRACKING_FIELD and not name:
+            raise serializers.ValidationError({"tracking_field_name": ["required for tracking-field rules"]})
+        return attrs
+
+
+class MeetingTransitionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = MeetingTransition
+        fields = ["from_state", "to_state", "cause", "at"]
+
+
+class StreamTransitionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = StreamTransition
+        fields = ["from_state", "to_state", "cause", "stop_reason", "at"]
+
+
+class StreamSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    transitions = StreamTransitionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RtmsStream
+        fields = [
+            "id",
+            "rtms_stream_id",
+            "state",
+            "state_changed_at",
+            "stop_reason",
+            "zoom_data_centre",
+            "data_centre_mismatch",
+            "server_generation",
+            "created_at",
+            "transitions",
+        ]
+
+
+class MeetingSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+    account = serializers.SlugRelatedField(slug_field="zoom_account_id", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+
+    class Meta:
+        model = Meeting
+        fields = [
+            "id",
+            "zoom_uuid",
+            "zoom_meeting_id",
+            "account",
+            "host_id",
+            "host_email",
+            "topic",
+            "region",
+            "routing_status",
+            "state",
+            "started_at",
+            "ended_at",
+            "rtms_start_error_code",
+            "rtms_start_error",
+            "rtms_manual_stop_at",
+        ]
+
+
+class MeetingDetailSerializer(MeetingSerializer):
+    transitions = MeetingTransitionSerializer(many=True, read_only=True)
+    streams = StreamSerializer(many=True, read_only=True)
+
+    class Meta(MeetingSerializer.Meta):
+        fields = [*MeetingSerializer.Meta.fields, "transitions", "streams"]
+
+
+class InboundEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+    meeting = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)  # type: ignore[var-annotated]
+
+    class Meta:
+        model = InboundEvent
+        fields = [
+            "id",
+            "event_type",
+            "event_ts",
+            "first_channel",
+            "received_at",
+            "webhook_received_at",
+            "websocket_received_at",
+            "delivery_count",
+            "status",
+            "region",
+            "meeting",
+            "attempts",
+            "processed_at",
+            "error",
+        ]
+
+
+class InboundEventDetailSerializer(InboundEventSerializer):
+    payload = serializers.JSONField(read_only=True, help_text="Zoom's event body (personal data).")
+
+    class Meta(InboundEventSerializer.Meta):
+        fields = [*InboundEventSerializer.Meta.fields, "payload"]
+
+
+class ReconcileRunSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    account = serializers.SlugRelatedField(slug_field="zoom_account_id", read_only=True)  # type: ignore[var-annotated]
+    errors = serializers.SerializerMethodField(  # type: ignore[assignment]
+        help_text="Error classes and Zoom codes; null unless the caller sees every region (errors may name "
+        "other regions' meetings)."
+    )
+
+    class Meta:
+        model = ReconcileRun
+        fields = [
+            "id",
+            "account",
+            "started_at",
+            "finished_at",
+            "status",
+            "trigger",
+            "pages",
+            "api_calls",
+            "meetings_seen",
+            "repairs",
+            "errors",
+        ]
+
+    def get_errors(self, run: ReconcileRun) -> list[str] | None:
+        principal: Principal | None = self.context.get("principal")
+        if principal is None or not principal.scope.all_regions:
+            return None
+        return list(run.errors)
+
+
+class SegmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    speaker = serializers.CharField(source="speaker_name")
+
+    class Meta:
+        model = TranscriptSegment
+        fields = ["stream_id", "seq", "speaker_id", "speaker", "text", "start_ms", "end_ms", "language"]
+
+
+class TranscriptPageSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    meeting = serializers.IntegerField()
+    results = SegmentSerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True, help_text="URL of the next page, or null at the end (so far)."
+    )
+
+
+class TranscriptQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    stream = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this stream."
+    )
+    after_stream = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_ID, help_text="Continue after this stream's segment..."
+    )
+    after_seq = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_SEQ, help_text="...with this seq (the last one you have)."
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=200)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "after_seq" in attrs and "after_stream" not in attrs and "stream" not in attrs:
+            raise serializers.ValidationError(
+                {"after_stream": ["required with after_seq unless stream is given"]}
+            )
+        if "after_stream" in attrs and "after_seq" not in attrs:
+            raise serializers.ValidationError({"after_seq": ["required with after_stream"]})
+        return attrs
+
+
+class ExportQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    format = serializers.ChoiceField(choices=["json", "text", "vtt"], default="json")
+
+
+class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(
+        max_length=500, help_text="Why; written to the audit log (keep personal data out of it)."
+    )
+
+
+class ActionResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class RerouteResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField()
+    events_requeued = serializers.IntegerField()
+
+
+class ErasureResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    meeting = serializers.IntegerField()
+    already_erased = serializers.BooleanField()
+    requested_by = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    segments_deleted = serializers.IntegerField()
+    audio_files_deleted = serializers.IntegerField()
+    payloads_scrubbed = serializers.IntegerField()

@@ -1,0 +1,250 @@
+"""Meetings, their streams, transcripts, audio, and the actions on them."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.audio import RecordingTooLong, meeting_recording, wav_chunks
+from api.errors import Conflict
+from api.filters import MeetingFilter
+from api.selectors import segment_page
+from api.serializers import (
+    ActionResultSerializer,
+    ActionSerializer,
+    ErasureResultSerializer,
+    ExportQuerySerializer,
+    MeetingDetailSerializer,
+    MeetingSerializer,
+    TranscriptPageSerializer,
+    TranscriptQuerySerializer,
+)
+from api.views.common import ID_REGEX, PassThroughNegotiation, ScopedQuerysetMixin, client_ip
+from rtms.manual import rtms_start_manual, rtms_stop_manual
+from rtms.models import Meeting
+from rtms.services import audit_record
+
+EXPORT_MEDIA = {
+    (200, "application/json"): OpenApiTypes.OBJECT,
+    (200, "text/plain"): OpenApiTypes.STR,
+    (200, "text/vtt"): OpenApiTypes.STR,
+}
+
+
+def _region_code(meeting: Meeting) -> str:
+    return meeting.region.code if meeting.region is not None else ""
+
+
+class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Meetings of the caller's regions (plus quarantined ones, with quarantine access)."""
+
+    lookup_value_regex = ID_REGEX
+    filterset_class = MeetingFilter
+    error_statuses = {
+        "transcript": ("503",),
+        "transcript_export": ("503",),
+        "audio": ("409", "503"),
+        "rtms_start": ("409", "502"),
+        "rtms_stop": ("409", "502"),
+        "erase": ("409", "503"),
+    }
+
+    def base_queryset(self) -> QuerySet[Meeting]:
+        qs = Meeting.objects.select_related("region", "account")
+        if self.action == "retrieve":
+            qs = qs.prefetch_related("transitions", "streams__transitions")
+        return qs
+
+    def get_serializer_class(self) -> Any:
+        return MeetingDetailSerializer if self.action == "retrieve" else MeetingSerializer
+
+    # --- transcript ------------------------------------------------------------------------------
+    @extend_schema(
+        parameters=[TranscriptQuerySerializer],
+        responses={200: TranscriptPageSerializer},
+        summary="A page of the meeting's transcript, in (stream, seq) order",
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def transcript(self, request: Request, pk: str | None = None) -> Response:
+        meeting = self.get_object()
+        query = TranscriptQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        stream_id = params.get("stream")
+        after: tuple[int, int] | None = None
+        if "after_seq" in params:
+            after = (params.get("after_stream", stream_id or 0), params["after_seq"])
+        limit = params["limit"]
+        segments = segment_page(meeting, stream_id=stream_id, after=after, limit=limit + 1)
+        more, segments = len(segments) > limit, segments[:limit]
+        audit_record(
+            actor=self.principal.actor,
+            action="transcript.read",
+            object_type="meeting",
+            object_id=meeting.pk,
+            region_code=_region_code(meeting),
+            source_ip=client_ip(request),
+            detail={"via": "api", "segments": len(segments), "after": list(after) if after else None},
+        )
+        next_url = None
+        if more:
+            last = segments[-1]
+            next_query = {"after_stream": last.stream_id, "after_seq": last.seq, "limit": limit}
+            if stream_id is not None:
+                next_query["stream"] = stream_id
+            next_url = request.build_absolute_uri(f"{request.path}?{urlencode(next_query)}")
+        body = TranscriptPageSerializer({"meeting": meeting.pk, "results": segments, "next": next_url}).data
+        return Response(body)
+
+    @extend_schema(
+        parameters=[ExportQuerySerializer],
+        responses=EXPORT_MEDIA,
+        summary="The whole transcript as JSON, plain text ([time] speaker: text) or WebVTT, streamed",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="transcript/export",
+        pagination_class=None,
+        filterset_class=None,
+        content_negotiation_class=PassThroughNegotiation,
+    )
+    def transcript_export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
+
+        meeting = self.get_object()
+        query = ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        fmt = query.validated_data["format"]
+        audit_record(
+            actor=self.principal.actor,
+            action="transcript.export",
+            object_type="meeting",
+            object_id=meeting.pk,
+            region_code=_region_code(meeting),
+            source_ip=client_ip(request),
+            detail={"format": fmt, "via": "api"},
+        )
+        response = StreamingHttpResponse(transcript_export(meeting, fmt), content_type=EXPORT_FORMATS[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(meeting, fmt)}"'
+        return response
+
+    @extend_schema(
+        responses={(200, "audio/wav"): OpenApiTypes.BINARY},
+        summary="The meeting's audio recording as one WAV (16 kHz mono PCM), streamed",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=None,
+        filterset_class=None,
+        content_negotiation_class=PassThroughNegotiation,
+    )
+    def audio(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        meeting = self.get_object()
+        code = _region_code(meeting)
+        if not code:
+            raise NotFound("this meeting has no audio recording")
+        try:
+            recording = meeting_recording(code, meeting.pk)
+        except RecordingTooLong as exc:
+            raise Conflict(str(exc)) from None
+        if not recording.parts:
+            raise NotFound("this meeting has no audio recording")
+        audit_record(
+            actor=self.principal.actor,
+            action="audio.download",
+            object_type="meeting",
+            object_id=meeting.pk,
+            region_code=code,
+            source_ip=client_ip(request),
+            detail={"via": "api", "parts": len(recording.parts), "bytes": recording.content_length},
+        )
+        response = StreamingHttpResponse(wav_chunks(recording), content_type="audio/wav")
+        response["Content-Length"] = str(recording.content_length)
+        response["Content-Disposition"] = f'attachment; filename="meeting-{meeting.pk}-audio.wav"'
+        return response
+
+    # --- actions ---------------------------------------------------------------------------------
+    def _reason(self, request: Request) -> str:
+        body = ActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason: str = body.validated_data["reason"]
+        return reason
+
+    @extend_schema(
+        request=ActionSerializer,
+        responses={202: ActionResultSerializer},
+        summary="Ask Zoom to start RTMS for a live meeting (recorded in the audit log)",
+    )
+    @action(detail=True, methods=["post"], url_path="rtms/start", pagination_class=None, filterset_class=None)
+    def rtms_start(self, request: Request, pk: str | None = None) -> Response:
+        meeting = self.get_object()
+        self.principal.require_write("rtms.change_meeting")
+        reason = self._reason(request)
+        rtms_start_manual(meeting, actor=self.principal.actor, reason=reason, source_ip=client_ip(request))
+        return Response(
+            {
+                "status": "requested",
+                "detail": "Zoom accepted the start; the stream appears when Zoom reports it",
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        request=ActionSerializer,
+        responses={202: ActionResultSerializer},
+        summary="Ask Zoom to stop RTMS for a live meeting; the reconciler will not restart it",
+    )
+    @action(detail=True, methods=["post"], url_path="rtms/stop", pagination_class=None, filterset_class=None)
+    def rtms_stop(self, request: Request, pk: str | None = None) -> Response:
+        meeting = self.get_object()
+        self.principal.require_write("rtms.change_meeting")
+        reason = self._reason(request)
+        rtms_stop_manual(meeting, actor=self.principal.actor, reason=reason, source_ip=client_ip(request))
+        return Response(
+            {
+                "status": "requested",
+                "detail": "Zoom accepted the stop; nothing will restart it automatically",
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        request=ActionSerializer,
+        responses={200: ErasureResultSerializer},
+        summary="Erase the meeting's content and personal data, keeping a tombstone",
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filterset_class=None)
+    def erase(self, request: Request, pk: str | None = None) -> Response:
+        from compliance.erasure import meeting_erase
+
+        meeting = self.get_object()
+        self.principal.require_write("rtms.delete_meeting")
+        reason = self._reason(request)
+        tombstone = meeting_erase(
+            meeting, actor=self.principal.actor, reason=reason, source_ip=client_ip(request)
+        )
+        body = ErasureResultSerializer(
+            {
+                "meeting": meeting.pk,
+                "already_erased": tombstone.already_erased,
+                "requested_by": tombstone.requested_by,
+                "requested_at": tombstone.requested_at,
+                "completed_at": tombstone.completed_at,
+                "segments_deleted": tombstone.segments_deleted,
+                "audio_files_deleted": tombstone.audio_files_deleted,
+                "payloads_scrubbed": tombstone.payloads_scrubbed,
+            }
+        ).data
+        return Response(body)

@@ -1,0 +1,71 @@
+"""Regions and residency rules. Rules are readable within the caller's regions; changing them needs
+staff permissions or an API client granted rule management, and every change is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from rest_framework import viewsets
+from rest_framework.serializers import BaseSerializer
+
+from api.filters import ResidencyRuleFilter
+from api.pagination import CodeCursorPagination, PositionCursorPagination
+from api.serializers import RegionSerializer, ResidencyRuleSerializer
+from api.views.common import ID_REGEX, ScopedQuerysetMixin, client_ip
+from regions.models import Region, ResidencyRule
+from rtms.services import audit_record
+
+_RULE_FIELDS = ("position", "field", "tracking_field_name", "value", "region_id", "active", "note")
+
+
+class RegionViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    serializer_class = RegionSerializer
+    pagination_class = CodeCursorPagination
+    lookup_field = "code"
+    lookup_value_regex = r"[a-z0-9][a-z0-9-]{0,62}"  # regions.models.REGION_CODE_VALIDATOR
+    region_code_path = "code"
+    unrouted_q = Q(pk__in=[])  # a region is never "unrouted"
+
+    def base_queryset(self) -> QuerySet[Region]:
+        return Region.objects.all()
+
+
+class ResidencyRuleViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    serializer_class = ResidencyRuleSerializer
+    pagination_class = PositionCursorPagination
+    filterset_class = ResidencyRuleFilter
+    lookup_value_regex = ID_REGEX
+    unrouted_q = Q(pk__in=[])  # every rule names a region
+
+    def base_queryset(self) -> QuerySet[ResidencyRule]:
+        return ResidencyRule.objects.select_related("region")
+
+    def _audit(self, action: str, rule: ResidencyRule, changed: list[str]) -> None:
+        audit_record(
+            actor=self.principal.actor,
+            action=action,
+            object_type="residency_rule",
+            object_id=rule.pk,
+            region_code=rule.region.code,
+            source_ip=client_ip(self.request),
+            # Names of what changed, not values: a rule's value may be a host id.
+            detail={"via": "api", "position": rule.position, "field": rule.field, "changed": changed},
+        )
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.principal.require_rule_management("regions.add_residencyrule")
+        rule = serializer.save()
+        self._audit("rule.create", rule, list(_RULE_FIELDS))
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        self.principal.require_rule_management("regions.change_residencyrule")
+        before = {name: getattr(serializer.instance, name) for name in _RULE_FIELDS}
+        rule = serializer.save()
+        changed = [name for name in _RULE_FIELDS if getattr(rule, name) != before[name]]
+        self._audit("rule.update", rule, changed)
+
+    def perform_destroy(self, instance: ResidencyRule) -> None:
+        self.principal.require_rule_management("regions.delete_residencyrule")
+        self._audit("rule.delete", instance, [])
+        instance.delete()

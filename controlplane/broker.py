@@ -1,0 +1,60 @@
+"""Our Celery broker transport: kombu's Redis transport, made to survive losing Redis with tasks in flight.
+
+Why: when the broker connection drops while a worker holds unacknowledged messages (``acks_late``: any busy
+worker), Celery closes the connection, and kombu's channel then tries to put those messages back. By then
+the transport has already let go of its client, so kombu raises ``AttributeError`` ('NoneType' object has no
+attribute 'hostname') instead of a connection error. Celery treats that as unrecoverable: the worker starts
+shutting down, fails to stop its event loop, and hangs without consuming (tests/e2e/test_redis_restart.py
+caught it in 2 runs of 3).
+
+Skipping the put-back loses nothing. The messages are still in Redis's ``unacked`` hash when Redis survived,
+and kombu's visibility-timeout sweep redelivers them (``CELERY_VISIBILITY_TIMEOUT_SECONDS``, under Zoom's
+60 s window). When Redis itself restarted empty, there is nothing to put back into, and the inbox sweeper
+and the reconciler re-create the work from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kombu.transport import redis as kombu_redis
+
+logger = logging.getLogger(__name__)
+
+
+class QoS(kombu_redis.QoS):
+    def restore_unacked(self, client: Any = None) -> None:
+        try:
+            super().restore_unacked(client)
+        except AttributeError as exc:  # the transport is already detached: see the module docstring
+            delivered: dict[str, Any] = self._delivered or {}
+            logger.warning(
+                "broker.restore_unacked_skipped", extra={"messages": len(delivered), "error": str(exc)[:120]}
+            )
+            delivered.clear()
+
+
+class Channel(kombu_redis.Channel):
+    QoS = QoS
+    _shared_client: Any = None
+
+    @contextmanager
+    def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
+        """kombu builds a new redis-py client object for every publish; building one cost about as much CPU
+        as the rest of the publish (bench/ingest.py, the webhook's enqueue). A client is thread-safe and
+        cheap to keep: reuse one per connection pool, and build a new one when kombu replaces the pool."""
+        if client:
+            yield client
+            return
+        pool = self.pool
+        shared = self._shared_client
+        if shared is None or shared.connection_pool is not pool:
+            shared = self._shared_client = self._create_client()  # type: ignore[attr-defined]
+        yield shared
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel

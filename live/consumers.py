@@ -1,0 +1,205 @@
+"""The live pages' WebSockets (**contract**: ``ws/live/<meeting>/`` and ``ws/live/``).
+
+``TranscriptConsumer``: authorize in ``connect`` (close 4403 not allowed, 4404 unknown meeting, 4400 bad
+cursor), join the meeting's group first, then send the catch-up from the region's database, then forward
+live segments. The consumer remembers the highest seq sent per stream and never sends a segment twice; a
+hole in the live flow (a lost message) is filled from the database. Every connect is audited.
+
+Close codes are sent after accepting, so a browser can read them (a refusal before the handshake reaches
+a page as an anonymous 1006).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from live.cursor import CursorError, format_cursor, fresh_segments, gaps, parse_cursor
+from live.groups import LIST_GROUP, meeting_group
+from live.selectors import (
+    LiveForbidden,
+    LiveNotFound,
+    is_live_viewer,
+    live_meeting_row,
+    meeting_for_viewer,
+    meeting_state_view,
+    newest_stream_id,
+    segments_after,
+    segments_of_stream_after,
+)
+from live.services import transcript_view_record
+from live.states import StateView, shown_state
+from regions.access import scope_for
+from rtms.asyncdb import db
+from rtms.lifecycle import MeetingState
+from rtms.models import Meeting
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BAD_REQUEST = 4400
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CATCH_UP_CHUNK = 500  # segments per catch-up message: a long meeting arrives in several frames
+
+
+def _client_ip(scope: dict[str, Any]) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _query_param(scope: dict[str, Any], name: str) -> str | None:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[-1] if values else None
+
+
+class TranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    meeting: Meeting
+    group: str = ""
+    seen: dict[int, int]
+    stream_id: int | None = None
+    transition_id: int = 0
+    meeting_ended: bool = False
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope["user"]
+        try:
+            meeting_id = int(self.scope["url_route"]["kwargs"]["meeting_id"])
+            cursor = parse_cursor(_query_param(self.scope, "after"))
+        except (CursorError, ValueError):
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        try:
+            self.meeting = await db(meeting_for_viewer)(user, meeting_id)
+        except LiveForbidden:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        except LiveNotFound:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        # Group first, then the database: a segment committed meanwhile arrives live, or is in the catch-up,
+        # or both (then `seen` drops the second copy); it is never in neither.
+        self.group = meeting_group(meeting_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.seen, catch_up, state = await db(self._catch_up)(cursor.resolve, _client_ip(self.scope))
+        for start in range(0, len(catch_up), CATCH_UP_CHUNK):
+            await self.send_json({"type": "segments", "segments": catch_up[start : start + CATCH_UP_CHUNK]})
+        self._apply_state(state)
+        await self.send_json(state.as_message())
+        await self.send_json({"type": "caught_up", "cursor": format_cursor(self.seen)})
+
+    def _catch_up(
+        self, resolve: Any, source_ip: str | None
+    ) -> tuple[dict[int, int], list[dict[str, Any]], StateView]:
+        seen: dict[int, int] = resolve(newest_stream_id(self.meeting.pk))
+        cursor = format_cursor(seen)
+        segments = fresh_segments(seen, segments_after(self.meeting, seen))
+        state = meeting_state_view(self.meeting.pk, self.meeting.state)
+        transcript_view_record(
+            self.scope["user"],
+            self.meeting,
+            surface="websocket",
+            source_ip=source_ip,
+            segments=len(segments),
+            cursor=cursor,
+        )
+        return seen, segments, state
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        return None  # the page only listens; anything it sends is ignored
+
+    # --- group messages ------------------------------------------------------------------------------
+    async def transcript_segments(self, event: dict[str, Any]) -> None:
+        segments: list[dict[str, Any]] = event["segments"]
+        holes = gaps(self.seen, segments)
+        if holes:
+            logger.info("live.gap_filled", extra={"meeting_id": self.meeting.pk, "streams": sorted(holes)})
+            missed: list[dict[str, Any]] = []
+            for stream_id, after in holes.items():
+                missed += await db(segments_of_stream_after)(self.meeting, stream_id, after)
+            segments = sorted(missed + segments, key=lambda s: (s["stream_id"], s["seq"]))
+        fresh = fresh_segments(self.seen, [_wire(s) for s in segments])
+        if fresh:
+            await self.send_json({"type": "segments", "segments": fresh})
+
+    async def live_state(self, event: dict[str, Any]) -> None:
+        stream_id, transition_id = event["stream_id"], int(event["transition_id"])
+        if event["meeting_state"] == MeetingState.ENDED:
+            if self.meeting_ended:
+                return
+            state = StateView(
+                self.meeting.pk, self.stream_id, self.transition_id, shown_state(MeetingState.ENDED, None)
+            )
+        elif stream_id is None:
+            return
+        elif self.stream_id is not None and (
+            stream_id < self.stream_id or (stream_id == self.stream_id and transition_id < self.transition_id)
+        ):
+            return  # an older stream, or a change that arrived after a newer one
+        else:
+            state = StateView(
+                self.meeting.pk,
+                stream_id,
+                transition_id,
+                shown_state(event["meeting_state"], event["stream_state"]),
+            )
+        self._apply_state(state)
+        await self.send_json(state.as_message())
+
+    def _apply_state(self, state: StateView) -> None:
+        self.stream_id, self.transition_id = state.stream_id, state.transition_id
+        self.meeting_ended = state.shown.value == "ended"
+
+
+def _wire(segment: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stream_id": segment["stream_id"],
+        "seq": segment["seq"],
+        "speaker_id": segment.get("speaker_id"),
+        "speaker_name": segment.get("speaker_name", ""),
+        "text": segment["text"],
+        "start_ms": segment.get("start_ms"),
+        "end_ms": segment.get("end_ms"),
+    }
+
+
+class MeetingListConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """``ws/live/``: rows of the list of live meetings as they change, for the regions the user may see."""
+
+    joined = False
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope["user"]
+        if not is_live_viewer(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.region_scope = await db(scope_for)(user)
+        await self.channel_layer.group_add(LIST_GROUP, self.channel_name)
+        self.joined = True
+        await self.send_json({"type": "ready"})
+
+    async def disconnect(self, code: int) -> None:
+        if self.joined:
+            await self.channel_layer.group_discard(LIST_GROUP, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        return None
+
+    async def live_state(self, event: dict[str, Any]) -> None:
+        if not self.region_scope.allows(event.get("region_code") or None):
+            return
+        meeting_id = int(event["meeting_id"])
+        row = await db(live_meeting_row)(self.scope["user"], meeting_id)
+        if row is None:
+            await self.send_json({"type": "gone", "meeting_id": meeting_id})
+        else:
+            await self.send_json({"type": "meeting", "row": row.as_message()})

@@ -1,0 +1,186 @@
+"""Reads for the live pages: who may watch which meeting, the transcript after a cursor, state snapshots.
+
+Transcript rows are read from the owning region's database (regions/storage.py); everything else from the
+control database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, Q
+from django.urls import reverse
+
+from live.states import Shown, StateView, shown_state
+from regions.access import scope_for
+from regions.storage import content_alias
+from rtms.lifecycle import MeetingState, StreamState
+from rtms.models import Meeting, RtmsStream, StreamTransition, TranscriptSegment
+
+# What the page receives of a segment: ids, speaker and text (same keys as the gateway's live messages).
+SEGMENT_FIELDS = ("stream_id", "seq", "speaker_id", "speaker_name", "text", "start_ms", "end_ms")
+
+User = AbstractBaseUser | AnonymousUser
+_MAX_ID = 2**63 - 1  # bigint: a larger id in a URL is simply not found
+
+
+class LiveNotFound(LookupError):
+    """No such meeting."""
+
+
+class LiveForbidden(PermissionError):
+    """Not signed in as staff, or the meeting's region is outside the user's scope."""
+
+
+def is_live_viewer(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+
+
+def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
+    """The meeting, if ``user`` may watch it. Staff are checked before existence, so ids are not probed."""
+    if not is_live_viewer(user):
+        raise LiveForbidden("staff only")
+    if not 0 < meeting_id <= _MAX_ID:
+        raise LiveNotFound(meeting_id)
+    meeting = Meeting.objects.select_related("region").filter(pk=meeting_id).first()
+    if meeting is None:
+        raise LiveNotFound(meeting_id)
+    if not scope_for(user).allows(meeting.region.code if meeting.region else None):
+        raise LiveForbidden("region outside the user's scope")
+    return meeting
+
+
+def newest_stream_id(meeting_id: int) -> int | None:
+    return (
+        RtmsStream.objects.filter(meeting_id=meeting_id).order_by("-id").values_list("pk", flat=True).first()
+    )
+
+
+def segments_after(meeting: Meeting, seen: dict[int, int]) -> list[dict[str, Any]]:
+    """The meeting's segments the reader has not seen (by stream and seq), ordered by stream, then seq."""
+    if meeting.region is None:
+        return []  # quarantined: no region, no content by construction
+    code = meeting.region.code
+    qs = TranscriptSegment.objects.using(content_alias(code)).filter(region_code=code, meeting_id=meeting.pk)
+    if seen:
+        known = [Q(stream_id=stream_id, seq__gt=seq) for stream_id, seq in seen.items()]
+        qs = qs.filter(reduce(or_, known, ~Q(stream_id__in=list(seen))))
+    return list(qs.order_by("stream_id", "seq").values(*SEGMENT_FIELDS))
+
+
+def segments_of_stream_after(meeting: Meeting, stream_id: int, after_seq: int) -> list[dict[str, Any]]:
+    if meeting.region is None:
+        return []
+    code = meeting.region.code
+    return list(
+        TranscriptSegment.objects.using(content_alias(code))
+        .filter(region_code=code, meeting_id=meeting.pk, stream_id=stream_id, seq__gt=after_seq)
+        .order_by("seq")
+        .values(*SEGMENT_FIELDS)
+    )
+
+
+def meeting_state_view(meeting_id: int, meeting_state: str) -> StateView:
+    stream = RtmsStream.objects.filter(meeting_id=meeting_id).order_by("-id").values("pk", "state").first()
+    if stream is None:
+        return StateView(meeting_id, None, 0, shown_state(meeting_state, None))
+    last = (
+        StreamTransition.objects.filter(stream_id=stream["pk"])
+        .order_by("-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return StateView(meeting_id, stream["pk"], last or 0, shown_state(meeting_state, stream["state"]))
+
+
+# --- the list of live meetings -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeetingRow:
+    meeting_id: int
+    title: str
+    region_code: str
+    region_name: str
+    started_at: datetime | None
+    shown: Shown
+    stream_since: datetime | None
+    interruptions: int  # of the newest stream: how often it was lost so far
+    url: str
+
+    def as_message(self) -> dict[str, object]:
+        return {
+            "meeting_id": self.meeting_id,
+            "title": self.title,
+            "region_code": self.region_code,
+            "region_name": self.region_name,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "state": self.shown.value,
+            "stream_since": self.stream_since.isoformat() if self.stream_since else None,
+            "interruptions": self.interruptions,
+            "url": self.url,
+        }
+
+
+def _rows(meetings: Iterable[Meeting]) -> list[MeetingRow]:
+    meetings = list(meetings)
+    newest: dict[int, RtmsStream] = {}
+    for candidate in (
+        RtmsStream.objects.filter(meeting__in=meetings).order_by("meeting_id", "-id").distinct("meeting_id")
+    ):
+        newest[candidate.meeting_id] = candidate
+    interruptions = dict(
+        StreamTransition.objects.filter(
+            stream_id__in=[s.pk for s in newest.values()], to_state=StreamState.INTERRUPTED
+        )
+        .values("stream_id")
+        .annotate(n=Count("id"))
+        .values_list("stream_id", "n")
+    )
+    rows = []
+    for m in meetings:
+        stream = newest.get(m.pk)
+        assert m.region is not None
+        rows.append(
+            MeetingRow(
+                meeting_id=m.pk,
+                title=m.topic or f"Meeting {m.zoom_meeting_id or m.pk}",
+                region_code=m.region.code,
+                region_name=m.region.name,
+                started_at=m.started_at or m.created_at,
+                shown=shown_state(m.state, stream.state if stream else None),
+                stream_since=(stream.state_changed_at or stream.created_at) if stream else None,
+                interruptions=interruptions.get(stream.pk, 0) if stream else 0,
+                url=reverse("live:meeting", args=[m.pk]),
+            )
+        )
+    return rows
+
+
+def _live_meetings_for(user: User) -> Any:
+    scope = scope_for(user)
+    qs = Meeting.objects.select_related("region").filter(state=MeetingState.LIVE, region__isnull=False)
+    if not scope.all_regions:
+        qs = qs.filter(region__code__in=sorted(scope.region_codes))
+    return qs
+
+
+def live_meeting_rows(user: User) -> list[MeetingRow]:
+    """Meetings live now in the regions ``user`` may see, newest first."""
+    if not is_live_viewer(user):
+        return []
+    return _rows(_live_meetings_for(user).order_by(F("started_at").desc(nulls_last=True), "-id"))
+
+
+def live_meeting_row(user: User, meeting_id: int) -> MeetingRow | None:
+    """One row of the list, or None if the meeting is not (or no longer) live in the user's regions."""
+    if not is_live_viewer(user):
+        return None
+    rows = _rows(_live_meetings_for(user).filter(pk=meeting_id))
+    return rows[0] if rows else None
