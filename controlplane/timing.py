@@ -49,8 +49,8 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
     "INBOX_SWEEP_AFTER_SECONDS": (10.0, 2.0, "an inbox row still pending after this is re-enqueued"),
     "WORKER_STALL_AFTER_SECONDS": (
         60.0,
-        6.0,
-        "a worker with free slots that leaves its queues waiting this long restarts itself; 0 turns it off",
+        20.0,
+        "a worker with free slots that takes nothing from its waiting queues this long restarts; 0: off",
     ),
     "CELERY_VISIBILITY_TIMEOUT_SECONDS": (45.0, 10.0, "broker redelivery of unacked tasks; under 60 s"),
     "TRANSCRIPT_FLUSH_INTERVAL_SECONDS": (0.1, 0.1, "gateway transcript batch flush period"),

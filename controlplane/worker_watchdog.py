@@ -40,15 +40,19 @@ def queue_keys(queue: str) -> list[str]:
 
 @dataclass
 class StallDetector:
-    """Pure bookkeeping: has the worker had free capacity while work waited, for a whole window?"""
+    """Pure bookkeeping: for a whole window, did work wait while the worker had free capacity and nothing
+    was taken from its queues?"""
 
     window_s: float
     since: float | None = field(default=None)
+    last_waiting: int = 0
 
     def observe(self, *, now: float, waiting: int | None, free_slots: int) -> bool:
         """One sample. ``waiting`` is None when the broker did not answer (that is not a stall: the
         worker's own reconnect handles a broker outage). Returns True once the stall has lasted a window."""
-        if waiting is None or waiting == 0 or free_slots <= 0:
+        progressed = waiting is not None and waiting < self.last_waiting  # something was taken
+        self.last_waiting = waiting or 0
+        if waiting is None or waiting == 0 or free_slots <= 0 or progressed:
             self.since = None
             return False
         if self.since is None:

@@ -11,9 +11,12 @@ a page as an anonymous 1006).
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import OrderedDict
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from live.cursor import CursorError, format_cursor, fresh_segments, gaps, parse_cursor
@@ -56,7 +59,19 @@ def _query_param(scope: dict[str, Any], name: str) -> str | None:
     return values[-1] if values else None
 
 
-class TranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class _Consumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels closes stale database connections before every message, a thread hop each: a quarter
+        of a busy web process's time in bench/fanout.py, where most messages touch no database at all.
+        These consumers reach the database only through ``rtms.asyncdb.db``, which closes stale
+        connections itself, in the thread where the query runs."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message.get('type')!r}")
+        await handler(message)
+
+
+class TranscriptConsumer(_Consumer):
     meeting: Meeting
     group: str = ""
     seen: dict[int, int]
@@ -126,9 +141,9 @@ class TranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             for stream_id, after in holes.items():
                 missed += await db(segments_of_stream_after)(self.meeting, stream_id, after)
             segments = sorted(missed + segments, key=lambda s: (s["stream_id"], s["seq"]))
-        fresh = fresh_segments(self.seen, [_wire(s) for s in segments])
+        fresh = fresh_segments(self.seen, segments)
         if fresh:
-            await self.send_json({"type": "segments", "segments": fresh})
+            await self.send(text_data=_segments_text(fresh))
 
     async def live_state(self, event: dict[str, Any]) -> None:
         stream_id, transition_id = event["stream_id"], int(event["transition_id"])
@@ -159,6 +174,23 @@ class TranscriptConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.meeting_ended = state.shown.value == "ended"
 
 
+# Every consumer of a meeting in this process usually forwards the same batch: encode it once, not once per
+# watching browser (bench/fanout.py). Keyed by the segments' (stream, seq), which name stored rows.
+_ENCODED: OrderedDict[tuple[tuple[int, int], ...], str] = OrderedDict()
+_ENCODED_MAX = 256
+
+
+def _segments_text(segments: list[dict[str, Any]]) -> str:
+    key = tuple((int(s["stream_id"]), int(s["seq"])) for s in segments)
+    text = _ENCODED.get(key)
+    if text is None:
+        text = json.dumps({"type": "segments", "segments": [_wire(s) for s in segments]})
+        _ENCODED[key] = text
+        if len(_ENCODED) > _ENCODED_MAX:
+            _ENCODED.popitem(last=False)
+    return text
+
+
 def _wire(segment: dict[str, Any]) -> dict[str, Any]:
     return {
         "stream_id": segment["stream_id"],
@@ -171,7 +203,7 @@ def _wire(segment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class MeetingListConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class MeetingListConsumer(_Consumer):
     """``ws/live/``: rows of the list of live meetings as they change, for the regions the user may see."""
 
     joined = False

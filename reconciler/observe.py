@@ -9,6 +9,7 @@ observation incomplete, which ends nothing (reconciler/core.py).
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,15 +46,20 @@ local used = redis.call('ZCARD', KEYS[1])
 if ARGV[3] == 'take' and used < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
-  return {1, used + 1}
+  return {1, used + 1, 0}
 end
-return {0, used}
+-- Milliseconds until the oldest call leaves the window and frees a slot.
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait_ms = 0
+if oldest[2] then wait_ms = math.max(0, math.ceil((tonumber(oldest[2]) + window - now) * 1000)) end
+return {0, used, wait_ms}
 """
 
 
-def _budget(zoom_account_id: str, *, take: bool) -> tuple[bool, int]:
+def _budget(zoom_account_id: str, *, take: bool) -> tuple[bool, int, float]:
+    """(taken, calls in the window, seconds until a slot frees)."""
     client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
-    taken, used = client.eval(
+    taken, used, wait_ms = client.eval(
         _SLIDING_WINDOW,
         1,
         f"rtms:reconcile-budget:{zoom_account_id}",
@@ -62,26 +68,39 @@ def _budget(zoom_account_id: str, *, take: bool) -> tuple[bool, int]:
         "take" if take else "peek",
         uuid.uuid4().hex,
     )
-    return bool(taken), int(used)
+    return bool(taken), int(used), int(wait_ms) / 1000
 
 
-def _take_budget(zoom_account_id: str) -> bool:
-    """One call from the account's budget; False when it is spent. Shared by every worker (Redis)."""
-    return _budget(zoom_account_id, take=True)[0]
+def _take_budget(zoom_account_id: str, *, wait_until: float | None = None) -> bool:
+    """One call from the account's budget, shared by every worker (Redis). When it is spent, waits for a
+    slot if one frees before ``wait_until`` (``time.monotonic()``), else returns False."""
+    while True:
+        taken, _, wait_s = _budget(zoom_account_id, take=True)
+        if taken:
+            return True
+        if wait_until is None or time.monotonic() + wait_s > wait_until:
+            return False
+        time.sleep(wait_s + 0.05)
 
 
 def budget_remaining(zoom_account_id: str) -> int:
     """Calls left in the account's budget now (for /metrics; reading it spends nothing)."""
-    return max(0, settings.RECONCILE_METRICS_CALLS_PER_MINUTE - _budget(zoom_account_id, take=False)[1])
+    _, used, _ = _budget(zoom_account_id, take=False)
+    return max(0, settings.RECONCILE_METRICS_CALLS_PER_MINUTE - used)
 
 
-def observe_live(api: ZoomApi, zoom_account_id: str, now: datetime) -> Observed:
+def observe_live(
+    api: ZoomApi, zoom_account_id: str, now: datetime, *, wait_until: float | None = None
+) -> Observed:
+    """Every page of the live list. When the budget runs out between pages, waits for it (until
+    ``wait_until``) rather than giving up: a run that always stopped at the same page would never see the
+    meetings listed after it."""
     today = now.date()
     meetings: dict[str, LiveMeeting] = {}
     token = ""
     pages = calls = 0
     while True:
-        if not _take_budget(zoom_account_id):
+        if not _take_budget(zoom_account_id, wait_until=wait_until):
             return Observed(tuple(meetings.values()), False, pages, calls, "rate budget spent")
         calls += 1
         try:

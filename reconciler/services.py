@@ -237,15 +237,18 @@ def reconcile_account(
     now = clock.now()
     run = ReconcileRun.objects.create(account=account, started_at=now, trigger=trigger[:32])
     api = api_factory(account)
-    observed = observe_live(api, account.zoom_account_id, now)
+    # Time-boxed well inside the run's lease and the task's time limit: a run that overstayed its lease
+    # would overlap the next one, and one cut off by the time limit would leave its row unfinished. The
+    # first half may wait for the call budget between pages; what the second half cannot apply is planned
+    # again by the next run (level-triggered), minus what this one already repaired.
+    box = run_time_box()
+    started = time.monotonic()
+    observed = observe_live(api, account.zoom_account_id, now, wait_until=started + box / 2)
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
     errors: list[str] = [observed.error] if observed.error else []
     outcomes: dict[str, int] = {}
     past = _PastListing(api, account.zoom_account_id, now)
-    # Time-boxed well inside the run's lease and the task's time limit: a run that overstayed its lease
-    # would overlap the next one, and one cut off by the time limit would leave its row unfinished. What is
-    # left over is planned again by the next run (level-triggered), minus what this one already repaired.
-    deadline = time.monotonic() + run_time_box()
+    deadline = started + box
     deferred = 0
     for action in the_plan.actions:
         if action.kind not in BOOKKEEPING_KINDS and time.monotonic() > deadline:

@@ -178,3 +178,34 @@ def test_a_late_rtms_started_is_not_stopped_first(sim: SimServer, account: ZoomA
     run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
     assert run.repairs.get("hold") == 1
     assert len(_starts(sim, int(created["meeting_id"]))) == 1, "no stop, no second start"
+
+
+def test_a_spent_budget_is_waited_for_between_pages_within_the_run(
+    sim: SimServer, account: ZoomAccount
+) -> None:
+    """Giving up at the same page every run would never observe the meetings listed after it."""
+    import time as clock
+    from datetime import UTC, datetime
+
+    from django.test import override_settings
+
+    from reconciler import observe
+
+    for i in range(4):
+        sim.client.create_meeting(f"h{i}@eu.example.com", rtms="none")
+    api = zoom_api_for(account)
+    page_size = observe.PAGE_SIZE
+    observe.PAGE_SIZE = 1  # four pages of one; a budget of two calls per second
+    try:
+        with override_settings(
+            RECONCILE_METRICS_CALLS_PER_MINUTE=2, RECONCILE_BUDGET_WINDOW=timedelta(seconds=1)
+        ):
+            spent = observe.observe_live(api, "test-account", datetime.now(UTC))
+            assert not spent.complete and spent.pages == 2, "without waiting, the budget ends the listing"
+            clock.sleep(1.1)
+            waited = observe.observe_live(
+                api, "test-account", datetime.now(UTC), wait_until=clock.monotonic() + 30
+            )
+    finally:
+        observe.PAGE_SIZE = page_size
+    assert waited.complete and len(waited.live) == 4 and waited.api_calls == 4

@@ -9,7 +9,7 @@ def test_waiting_work_with_a_free_slot_for_a_whole_window_is_a_stall() -> None:
     detector = StallDetector(window_s=10)
     assert not detector.observe(now=0, waiting=3, free_slots=1)
     assert not detector.observe(now=9.9, waiting=3, free_slots=1)
-    assert detector.observe(now=10, waiting=1, free_slots=2)
+    assert detector.observe(now=10, waiting=4, free_slots=2)
 
 
 def test_a_busy_worker_is_not_stalled_however_long_work_waits() -> None:
@@ -26,6 +26,13 @@ def test_any_sample_without_waiting_work_or_without_room_starts_the_window_again
     assert not detector.observe(now=20, waiting=1, free_slots=0)  # full: waiting is expected
     assert not detector.observe(now=25, waiting=1, free_slots=1)
     assert detector.observe(now=35, waiting=1, free_slots=1)
+
+
+def test_a_queue_that_shrinks_is_being_consumed_even_if_it_never_empties() -> None:
+    detector = StallDetector(window_s=10)
+    for now, waiting in [(0, 50), (4, 52), (8, 40), (12, 45), (16, 47)]:
+        assert not detector.observe(now=now, waiting=waiting, free_slots=1)
+    assert detector.observe(now=22, waiting=47, free_slots=1), "nothing taken for a whole window since 8"
 
 
 def test_an_unanswering_broker_is_not_a_stall() -> None:
