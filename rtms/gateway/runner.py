@@ -81,18 +81,39 @@ _MOVES: dict[StatusKind, tuple[StreamState, ...]] = {
 }
 
 
-async def _move(
-    stream_id: int, targets: tuple[StreamState, ...], *, cause: str, stop_reason: int | None = None
+def _moves(
+    stream_id: int,
+    targets: tuple[StreamState, ...],
+    *,
+    cause: str,
+    stop_reason: int | None = None,
+    ready: bool = False,
 ) -> None:
+    """The lifecycle moves of one status, in one trip to the database thread (a ramp of many streams
+    makes one status per stream per second)."""
+    if ready:
+        stream_ready(stream_id)
     for target in targets:
         try:
-            await db(stream_transition)(stream_id, target, cause=cause, stop_reason=stop_reason)
+            stream_transition(stream_id, target, cause=cause, stop_reason=stop_reason)
         except IllegalTransition:
             continue
-        except DatabaseError as exc:
-            logger.warning(
-                "gateway.transition_failed", extra={"stream_id": stream_id, "error": type(exc).__name__}
-            )
+
+
+async def _move(
+    stream_id: int,
+    targets: tuple[StreamState, ...],
+    *,
+    cause: str,
+    stop_reason: int | None = None,
+    ready: bool = False,
+) -> None:
+    try:
+        await db(_moves)(stream_id, targets, cause=cause, stop_reason=stop_reason, ready=ready)
+    except DatabaseError as exc:
+        logger.warning(
+            "gateway.transition_failed", extra={"stream_id": stream_id, "error": type(exc).__name__}
+        )
 
 
 class StreamSink:
@@ -136,12 +157,12 @@ class StreamSink:
         if status.kind is StatusKind.INTERRUPTED:
             metrics.RECONNECTS.labels(region, status.detail or "unknown").inc()
         self.last_status = status.kind
-        if status.kind is StatusKind.READY:
+        ready = status.kind is StatusKind.READY
+        if ready:
             self.ready_ms = int(time.time() * 1000)
-            await db(stream_ready)(self.held.claim.stream_id)
         moves = _MOVES.get(status.kind)
         if moves:
-            await _move(self.held.claim.stream_id, moves, cause=f"gateway.{status.kind.value}")
+            await _move(self.held.claim.stream_id, moves, cause=f"gateway.{status.kind.value}", ready=ready)
 
     async def on_event(self, event: EventUpdate) -> None:
         return None

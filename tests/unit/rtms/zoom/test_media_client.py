@@ -430,6 +430,9 @@ async def test_signaling_drop_reconnects_both_after_backoff_when_closed_abnormal
     async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret) as server:
         async with running(target_for(server)) as run:
             await ready(run)
+            # The client reports ready right after sending its ack; let this side read the ack before the
+            # drop, or the abort throws it away unread and the count below can never reach two.
+            await eventually(lambda: server.count("signaling", 7) == 1, what="first ready ack")
             old = [server.latest(k) for k in ("transcript", "audio")]
             server.drop("signaling")
             await ready(run, 2)
