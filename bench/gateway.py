@@ -94,6 +94,10 @@ class SizeResult:
     missing: int = 0  # of those, not in the database a few seconds after the window
     seconds: float = 0.0
     ready_delays_s: list[float] = field(default_factory=list)
+    # The ready delay in two parts: row -> zoomsim answered the signaling handshake (wake, claim, connect,
+    # TLS), and that answer -> ready (media socket, its handshake, CLIENT_READY_ACK).
+    signaling_delays_s: list[float] = field(default_factory=list)
+    media_delays_s: list[float] = field(default_factory=list)
 
 
 # --- Small helpers ---------------------------------------------------------------------------------
@@ -368,6 +372,15 @@ class Sim:
         self.ledger("rtms.ready", since=self.seq)
         return self.seq
 
+    def signaling_opened_at(self, stream_ids: set[str], since: int) -> dict[str, datetime]:
+        """First signaling handshake zoomsim answered, per stream among ``stream_ids``."""
+        out: dict[str, datetime] = {}
+        for e in self.ledger("rtms.connection", since=since):
+            sid = e.get("rtms_stream_id")
+            if e.get("action") == "opened" and e.get("socket") == "signaling" and sid in stream_ids:
+                out.setdefault(sid, parse_at(e["at"]))
+        return out
+
     def ready_at(self, stream_ids: set[str], since: int) -> dict[str, datetime]:
         """First ``rtms.ready`` per stream among ``stream_ids``."""
         out: dict[str, datetime] = {}
@@ -554,6 +567,9 @@ def measure_size(
             break
         time.sleep(1)
     result.ready_delays_s = sorted((at - created[sid]).total_seconds() for sid, at in ready.items())
+    opened = sim.signaling_opened_at(set(ready), mark)
+    result.signaling_delays_s = sorted((at - created[sid]).total_seconds() for sid, at in opened.items())
+    result.media_delays_s = sorted((ready[sid] - at).total_seconds() for sid, at in opened.items())
     pin_backends(place.other)
     time.sleep(args.warmup)
     window_mark = sim.latest_seq()
@@ -641,7 +657,11 @@ def report(results: list[SizeResult], baseline_kb: int, sdk: SdkResult | None) -
         d = r.ready_delays_s
         print(
             f"  ramp to N={r.n}: {len(d)} streams, p50 {fmt(percentile(d, 50) * 1000, 0)} ms, "
-            f"p99 {fmt(percentile(d, 99) * 1000, 0)} ms"
+            f"p99 {fmt(percentile(d, 99) * 1000, 0)} ms (row -> signaling answered p50 "
+            f"{fmt(percentile(r.signaling_delays_s, 50) * 1000, 0)} / p99 "
+            f"{fmt(percentile(r.signaling_delays_s, 99) * 1000, 0)} ms; then -> ready p50 "
+            f"{fmt(percentile(r.media_delays_s, 50) * 1000, 0)} / p99 "
+            f"{fmt(percentile(r.media_delays_s, 99) * 1000, 0)} ms)"
         )
     if sdk is not None:
         print()

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,30 @@ class QoS(kombu_redis.QoS):
                 "broker.restore_unacked_skipped", extra={"messages": len(delivered), "error": str(exc)[:120]}
             )
             delivered.clear()
+
+    # The same detachment hits a task that finishes after the connection dropped: its late ack (or reject)
+    # runs on the old channel, whose transport is gone, and kombu raises AttributeError ('NoneType' object
+    # has no attribute 'client') from inside the worker's event loop, which Celery takes as unrecoverable:
+    # the worker exits (tests/e2e/test_redis_restart.py). Such a message can only be forgotten locally.
+    # If Redis survived, the visibility timeout redelivers it and the task runs again (every task is
+    # idempotent by the database); if Redis restarted empty, there is nothing left to remove.
+
+    def _detached(self) -> bool:
+        return getattr(self.channel, "connection", None) is None
+
+    def ack(self, delivery_tag: Any) -> None:
+        if self._detached():
+            logger.warning("broker.ack_skipped", extra={"delivery_tag": str(delivery_tag)})
+            virtual.QoS.ack(self, delivery_tag)
+            return
+        super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        if self._detached():
+            logger.warning("broker.reject_skipped", extra={"delivery_tag": str(delivery_tag)})
+            virtual.QoS.ack(self, delivery_tag)  # forget it here; redelivery is Redis's, as above
+            return
+        super().reject(delivery_tag, requeue=requeue)
 
 
 class Channel(kombu_redis.Channel):

@@ -18,7 +18,10 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError
+from django.db.models.expressions import RawSQL
 
+from live.batch_send import group_send_many
+from live.groups import meeting_group
 from reconciler.hooks import request_reconcile
 from regions.models import Region
 from rtms.accounts import rtms_app_credentials
@@ -29,15 +32,14 @@ from rtms.gateway.claims import (
     Claim,
     stream_claim,
     stream_duplicate_refused,
-    stream_ready,
     stream_release,
     stream_renew,
 )
-from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seq
+from rtms.gateway.moves import Move, MoveWriter
+from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seqs
 from rtms.lifecycle import STREAM_TERMINAL, StreamState
 from rtms.models import Meeting, RtmsStream, StreamTransition
 from rtms.processing import ZOOM_INTERRUPTED_CAUSE
-from rtms.services import IllegalTransition, stream_transition
 from rtms.zoom.credentials import RtmsAppCredentials
 from rtms.zoom.media import MediaClientConfig, WebSocketTransport
 from rtms.zoom.protocol import AudioData, EventUpdate, MediaType, TranscriptData
@@ -81,47 +83,13 @@ _MOVES: dict[StatusKind, tuple[StreamState, ...]] = {
 }
 
 
-def _moves(
-    stream_id: int,
-    targets: tuple[StreamState, ...],
-    *,
-    cause: str,
-    stop_reason: int | None = None,
-    ready: bool = False,
-) -> None:
-    """The lifecycle moves of one status, in one trip to the database thread (a ramp of many streams
-    makes one status per stream per second)."""
-    if ready:
-        stream_ready(stream_id)
-    for target in targets:
-        try:
-            stream_transition(stream_id, target, cause=cause, stop_reason=stop_reason)
-        except IllegalTransition:
-            continue
-
-
-async def _move(
-    stream_id: int,
-    targets: tuple[StreamState, ...],
-    *,
-    cause: str,
-    stop_reason: int | None = None,
-    ready: bool = False,
-) -> None:
-    try:
-        await db(_moves)(stream_id, targets, cause=cause, stop_reason=stop_reason, ready=ready)
-    except DatabaseError as exc:
-        logger.warning(
-            "gateway.transition_failed", extra={"stream_id": stream_id, "error": type(exc).__name__}
-        )
-
-
 class StreamSink:
     """The media client's callbacks for one stream: segments to the batcher, states to the database."""
 
-    def __init__(self, held: Held, batcher: SegmentBatcher, next_seq: int) -> None:
+    def __init__(self, held: Held, batcher: SegmentBatcher, moves: MoveWriter, next_seq: int) -> None:
         self.held = held
         self.batcher = batcher
+        self.moves = moves
         self.next_seq = next_seq
         self.last_status: StatusKind | None = None
         self.ready_ms: int | None = None  # wall-clock ms of the last READY, comparable with Zoom's event_ts
@@ -160,9 +128,12 @@ class StreamSink:
         ready = status.kind is StatusKind.READY
         if ready:
             self.ready_ms = int(time.time() * 1000)
-        moves = _MOVES.get(status.kind)
-        if moves:
-            await _move(self.held.claim.stream_id, moves, cause=f"gateway.{status.kind.value}", ready=ready)
+        targets = _MOVES.get(status.kind)
+        if targets:
+            # Queued, not awaited: the media client goes on connecting while the writer stores the move.
+            self.moves.submit(
+                Move(self.held.claim.stream_id, targets, cause=f"gateway.{status.kind.value}", ready=ready)
+            )
 
     async def on_event(self, event: EventUpdate) -> None:
         return None
@@ -190,8 +161,11 @@ class StreamRow:
 
 
 def _stream_rows(ids: list[int]) -> dict[int, StreamRow]:
+    # The ids as one array parameter: ``pk__in`` with a thousand ids cost more in Django's per-value
+    # preparation than in PostgreSQL (bench/gateway.py, py-spy).
+    held = RawSQL("SELECT unnest(%s::bigint[])", [ids])  # noqa: S611 - a constant text; ids are a parameter
     rows = list(
-        RtmsStream.objects.filter(pk__in=ids).values_list("pk", "state", "server_generation", "server_urls")
+        RtmsStream.objects.filter(pk__in=held).values_list("pk", "state", "server_generation", "server_urls")
     )
     interrupted = [pk for pk, state, _, _ in rows if state == StreamState.INTERRUPTED]
     event_ts: dict[int, int] = {}
@@ -215,16 +189,34 @@ class Prepared:
     audio: bool
 
 
-def _prepare(claim: Claim, region_code: str) -> Prepared:
-    meeting = Meeting.objects.select_related("account", "region").get(pk=claim.meeting_id)
-    if meeting.account is None:
-        raise LookupError("stream's meeting has no Zoom account")
-    return Prepared(
-        meeting_uuid=meeting.zoom_uuid,
-        credentials=rtms_app_credentials(meeting.account),
-        next_seq=segment_next_seq(region_code, claim.stream_id),
-        audio=meeting.account.capture_audio or bool(meeting.region and meeting.region.capture_audio),
-    )
+def _prepare_all(claims: list[Claim], region_code: str) -> dict[int, Prepared | Exception]:
+    """What connecting each claimed stream needs, for a whole claim batch in a few queries (claims come
+    in batches of up to the gateway's free capacity). A stream whose rows are not usable gets the error."""
+    meetings = Meeting.objects.select_related("account", "region").in_bulk([c.meeting_id for c in claims])
+    next_seqs = segment_next_seqs(region_code, [c.stream_id for c in claims])
+    prepared: dict[int, Prepared | Exception] = {}
+    for claim in claims:
+        try:
+            meeting = meetings.get(claim.meeting_id)
+            if meeting is None:
+                raise LookupError("stream's meeting is gone")
+            if meeting.account is None:
+                raise LookupError("stream's meeting has no Zoom account")
+            prepared[claim.stream_id] = Prepared(
+                meeting_uuid=meeting.zoom_uuid,
+                credentials=rtms_app_credentials(meeting.account),
+                next_seq=next_seqs[claim.stream_id],
+                audio=meeting.account.capture_audio or bool(meeting.region and meeting.region.capture_audio),
+            )
+        except Exception as exc:  # a misconfigured account must not keep the other streams waiting
+            prepared[claim.stream_id] = exc
+    return prepared
+
+
+# A ramp wakes the loop once per new stream (NOTIFY); reading every held stream's row on each of those
+# wakes was a tenth of a busy gateway's time (bench/gateway.py). Failovers, which also NOTIFY, wait at
+# most this long to be seen; interruptions and stops are seen at the next poll anyway.
+_WATCH_AT_MOST_EVERY_S = 0.5
 
 
 class Gateway:
@@ -238,6 +230,7 @@ class Gateway:
             publish=_publish_live,
             observe=lambda region, seconds: metrics.FLUSH_SECONDS.labels(region).observe(seconds),
         )
+        self.moves = MoveWriter()
         self._transports: dict[str, WebSocketTransport] = {}
         self._ssl: ssl.SSLContext | None = (
             ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
@@ -254,7 +247,10 @@ class Gateway:
         self._region_id = region.pk
         batch_stop = asyncio.Event()
         batch_task = asyncio.create_task(self.batcher.run(batch_stop), name="segment-batcher")
-        last_renew = time.monotonic()
+        moves_stop = asyncio.Event()
+        moves_task = asyncio.create_task(self.moves.run(moves_stop), name="stream-moves")
+        last_renew = last_watch = time.monotonic()
+        last_watch -= _WATCH_AT_MOST_EVERY_S
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -267,7 +263,9 @@ class Gateway:
                         await self._drop_all("renew_failed")
                 # Clear before looking, not after: a NOTIFY arriving while we claim must wake the next round.
                 self.wake.clear()
-                await self._watch()
+                if time.monotonic() - last_watch >= _WATCH_AT_MOST_EVERY_S:
+                    last_watch = time.monotonic()
+                    await self._watch()
                 await self._claim()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
@@ -277,7 +275,9 @@ class Gateway:
         finally:
             await self._drop_all("shutdown", release=True)
             batch_stop.set()
+            moves_stop.set()
             await batch_task
+            await moves_task
 
     async def _renew(self) -> bool:
         if not self.held:
@@ -318,10 +318,12 @@ class Gateway:
                     # A late rtms_interrupted: we reconnected on our own since. Interrupting a healthy
                     # session would close our socket, Zoom would report that as a new interruption,
                     # and the two would chase each other. Put the state right instead.
-                    await _move(
-                        sid,
-                        (StreamState.CONNECTING, StreamState.CONNECTED),
-                        cause="gateway.already_reconnected",
+                    self.moves.submit(
+                        Move(
+                            sid,
+                            (StreamState.CONNECTING, StreamState.CONNECTED),
+                            cause="gateway.already_reconnected",
+                        )
                     )
                 else:
                     held.connection.interrupt()
@@ -348,16 +350,21 @@ class Gateway:
         except DatabaseError as exc:
             logger.warning("gateway.claim_failed", extra={"error": type(exc).__name__})
             return
-        for claim in claims:
-            await self._start(claim)
-
-    async def _start(self, claim: Claim) -> None:
-        region_code = self.config.region_code
+        if not claims:
+            return
         try:
-            prepared = await db(_prepare)(claim, region_code)
-        except Exception as exc:  # misconfigured account or vanished rows: give the lease back, log why
+            prepared = await db(_prepare_all)(claims, self.config.region_code)
+        except DatabaseError as exc:
+            prepared = {claim.stream_id: exc for claim in claims}
+        for claim in claims:
+            await self._start(claim, prepared[claim.stream_id])
+
+    async def _start(self, claim: Claim, prepared: Prepared | Exception) -> None:
+        region_code = self.config.region_code
+        if isinstance(prepared, Exception):  # misconfigured account or vanished rows: give the lease back
             logger.error(
-                "gateway.prepare_failed", extra={"stream_id": claim.stream_id, "error": type(exc).__name__}
+                "gateway.prepare_failed",
+                extra={"stream_id": claim.stream_id, "error": type(prepared).__name__},
             )
             await db(stream_release)(
                 owner=self.config.owner, stream_id=claim.stream_id, token=claim.lease_token
@@ -378,13 +385,15 @@ class Gateway:
             target = self._target(held, claim.server_urls, claim.server_generation)
         except ValueError as exc:
             logger.error("gateway.bad_target", extra={"stream_id": claim.stream_id, "error": str(exc)})
-            await _move(claim.stream_id, (StreamState.FAILED,), cause="gateway.bad_server_urls")
+            await self.moves.submit(
+                Move(claim.stream_id, (StreamState.FAILED,), cause="gateway.bad_server_urls")
+            )
             return
-        held.sink = StreamSink(held, self.batcher, prepared.next_seq)
+        held.sink = StreamSink(held, self.batcher, self.moves, prepared.next_seq)
         held.connection = self._transport(prepared.credentials).open(target, held.sink)
         if claim.state in (StreamState.CONNECTED, StreamState.PAUSED):
             # Taking over from a gateway that died: the stream was connected, now it is not.
-            await _move(claim.stream_id, (StreamState.INTERRUPTED,), cause="gateway.takeover")
+            self.moves.submit(Move(claim.stream_id, (StreamState.INTERRUPTED,), cause="gateway.takeover"))
         self.held[claim.stream_id] = held
         held.task = asyncio.create_task(self._hold(held), name=f"stream-{claim.stream_id}")
         logger.info(
@@ -410,8 +419,8 @@ class Gateway:
             extra={"stream_id": sid, "outcome": outcome.kind.value, "stop_reason": reason},
         )
         if outcome.kind in (OutcomeKind.STOPPED, OutcomeKind.RESTART_REQUESTED):
-            await _move(
-                sid, (StreamState.STOPPED,), cause=f"gateway.{outcome.kind.value}", stop_reason=reason
+            await self.moves.submit(
+                Move(sid, (StreamState.STOPPED,), cause=f"gateway.{outcome.kind.value}", stop_reason=reason)
             )
             if outcome.kind is OutcomeKind.RESTART_REQUESTED:
                 # Blocking broker I/O: off the event loop.
@@ -422,14 +431,14 @@ class Gateway:
             await db(RtmsStream.objects.filter(pk=sid).update)(
                 last_error=(outcome.error or outcome.kind.value)[:255]
             )
-            await _move(sid, (StreamState.FAILED,), cause=f"gateway.{outcome.kind.value}")
+            await self.moves.submit(Move(sid, (StreamState.FAILED,), cause=f"gateway.{outcome.kind.value}"))
         elif outcome.kind is OutcomeKind.DUPLICATE:
             # Someone else is connected: never fight. Keep the lease until it lapses, so nobody retries
             # sooner than a TTL (a dying connection of ours may still hold Zoom's slot). Once the refusals
             # outlast Zoom's signaling window, the holder is not ours: give the stream up as failed, for
             # the operators and the reconciler to see.
             if await db(stream_duplicate_refused)(sid, window=self.config.duplicate_window):
-                await _move(sid, (StreamState.FAILED,), cause="gateway.duplicate")
+                await self.moves.submit(Move(sid, (StreamState.FAILED,), cause="gateway.duplicate"))
             else:
                 self.held.pop(sid, None)
                 return
@@ -496,12 +505,15 @@ async def _publish_live(batch: list[Segment]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    # One message per meeting per flush, not per segment: a Redis round trip each was half the CPU of a
-    # busy gateway (bench/gateway.py).
+    # One message per meeting per flush, not per segment, and all of them in one Redis round trip: a
+    # round trip per message was half the CPU of a busy gateway (bench/gateway.py).
     by_meeting: dict[int, list[dict[str, object]]] = {}
     for segment in batch:
         by_meeting.setdefault(segment.meeting_id, []).append(segment.as_message())
-    for meeting_id, segments in by_meeting.items():
-        await layer.group_send(
-            f"live.meeting.{meeting_id}", {"type": "transcript.segments", "segments": segments}
-        )
+    await group_send_many(
+        layer,
+        [
+            (meeting_group(meeting_id), {"type": "transcript.segments", "segments": segments})
+            for meeting_id, segments in by_meeting.items()
+        ],
+    )

@@ -45,9 +45,38 @@ class Segment:
 
 
 def segment_next_seq(region_code: str, stream_id: int) -> int:
+    return segment_next_seqs(region_code, [stream_id])[stream_id]
+
+
+def segment_next_seqs(region_code: str, stream_ids: list[int]) -> dict[int, int]:
+    """The next ``seq`` of each stream, in one query (a gateway claims streams in batches)."""
     alias = content_alias(region_code)
-    top = TranscriptSegment.objects.using(alias).filter(stream_id=stream_id).aggregate(top=Max("seq"))["top"]
-    return int(top or 0) + 1
+    top = dict(
+        TranscriptSegment.objects.using(alias)
+        .filter(stream_id__in=stream_ids)
+        .values_list("stream_id")
+        .annotate(top=Max("seq"))
+        .values_list("stream_id", "top")
+    )
+    return {stream_id: int(top.get(stream_id) or 0) + 1 for stream_id in stream_ids}
+
+
+# One statement text whatever the batch size: the rows travel as one array per column. A VALUES list
+# of N rows is a new text for every N, which psycopg then parses afresh: that parsing was the largest
+# single cost of a busy gateway (bench/gateway.py, py-spy).
+_INSERT = """
+INSERT INTO rtms_transcriptsegment
+    (region_code, meeting_id, stream_id, seq, speaker_id, speaker_name, text, start_ms, end_ms, language,
+     created_at)
+SELECT r.region_code, r.meeting_id, r.stream_id, r.seq, r.speaker_id, r.speaker_name, r.text, r.start_ms,
+       r.end_ms, r.language, clock_timestamp()
+  FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::integer[], %s::bigint[], %s::text[], %s::text[],
+              %s::bigint[], %s::bigint[], %s::integer[])
+       AS r(region_code, meeting_id, stream_id, seq, speaker_id, speaker_name, text, start_ms, end_ms,
+            language)
+ON CONFLICT (stream_id, seq) DO NOTHING
+RETURNING id
+"""
 
 
 def segments_write(segments: list[Segment]) -> int:
@@ -58,31 +87,20 @@ def segments_write(segments: list[Segment]) -> int:
     if any(s.region_code != region_code for s in segments):
         raise ValueError("a batch holds segments of one region only")
     alias = content_alias(region_code)
-    columns = (
-        "region_code, meeting_id, stream_id, seq, speaker_id, speaker_name, text, "
-        "start_ms, end_ms, language, created_at"
-    )
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"] * len(segments))
-    params: list[str | int | None] = []
-    for s in segments:
-        params += [
-            s.region_code,
-            s.meeting_id,
-            s.stream_id,
-            s.seq,
-            s.speaker_id,
-            s.speaker_name[:200],
-            s.text,
-            s.start_ms,
-            s.end_ms,
-            s.language,
-        ]
-    sql = (
-        f"INSERT INTO rtms_transcriptsegment ({columns}) VALUES {values} "
-        "ON CONFLICT (stream_id, seq) DO NOTHING RETURNING id"
-    )
+    columns: list[list[str | int | None]] = [
+        [s.region_code for s in segments],
+        [s.meeting_id for s in segments],
+        [s.stream_id for s in segments],
+        [s.seq for s in segments],
+        [s.speaker_id for s in segments],
+        [s.speaker_name[:200] for s in segments],
+        [s.text for s in segments],
+        [s.start_ms for s in segments],
+        [s.end_ms for s in segments],
+        [s.language for s in segments],
+    ]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_INSERT, columns)
         return len(cursor.fetchall())
 
 
@@ -94,11 +112,19 @@ def _write_batch(batch: list[Segment]) -> int:
 Publisher = Callable[[list[Segment]], Awaitable[None]]
 
 
+# Publishes waiting behind a slow or unreachable Redis; beyond this a batch is not published at all (the
+# live page fills such a gap from the database with the next batch it receives).
+PUBLISH_BACKLOG = 50
+PUBLISH_TIMEOUT_S = 2.0
+
+
 class SegmentBatcher:
     """Collects segments from many streams; flushes per region every ``interval_s`` or at ``max_rows``.
 
     Publishing to the live page happens only after the batch committed, so the page never shows a line
-    the database does not have. A failed write is retried with the same rows (same seq numbers).
+    the database does not have. It runs beside the next flush, never in front of it (commit latency is
+    what must not suffer), one batch after the other so a page receives them in commit order. A failed
+    write is retried with the same rows (same seq numbers).
     """
 
     def __init__(
@@ -113,16 +139,20 @@ class SegmentBatcher:
         self._max_rows = max_rows
         self._publish = publish
         self._pending: dict[str, list[Segment]] = {}
+        self._pending_rows = 0
         self._wake = asyncio.Event()
         self._observe = observe
+        self._last_publish: asyncio.Task[None] | None = None
+        self._publishing = 0
 
     def add(self, segment: Segment) -> None:
         self._pending.setdefault(segment.region_code, []).append(segment)
-        if sum(len(v) for v in self._pending.values()) >= self._max_rows:
+        self._pending_rows += 1
+        if self._pending_rows >= self._max_rows:
             self._wake.set()
 
     async def flush(self) -> None:
-        batches, self._pending = self._pending, {}
+        batches, self._pending, self._pending_rows = self._pending, {}, 0
         for region_code, batch in batches.items():
             started = time.monotonic()
             try:
@@ -134,22 +164,52 @@ class SegmentBatcher:
                     "segments.flush_failed", extra={"region": region_code, "error": type(exc).__name__}
                 )
                 self._pending.setdefault(region_code, [])[:0] = batch
+                self._pending_rows += len(batch)
                 continue
             if self._observe is not None:
                 self._observe(region_code, time.monotonic() - started)
-            if self._publish is not None:
-                try:
-                    await self._publish(batch)
-                except Exception as exc:  # the live page is best effort; the database has the rows
-                    logger.warning(
-                        "segments.publish_failed", extra={"region": region_code, "error": type(exc).__name__}
-                    )
+            self._publish_after_commit(region_code, batch)
+
+    def _publish_after_commit(self, region_code: str, batch: list[Segment]) -> None:
+        if self._publish is None:
+            return
+        if self._publishing >= PUBLISH_BACKLOG:
+            logger.warning("segments.publish_dropped", extra={"region": region_code, "segments": len(batch)})
+            return
+        self._publishing += 1
+        self._last_publish = asyncio.create_task(
+            self._publish_in_turn(self._last_publish, region_code, batch), name="segment-publish"
+        )
+
+    async def _publish_in_turn(
+        self, previous: asyncio.Task[None] | None, region_code: str, batch: list[Segment]
+    ) -> None:
+        assert self._publish is not None
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # its outcome is its own; only the order matters here
+            await asyncio.wait_for(self._publish(batch), timeout=PUBLISH_TIMEOUT_S)
+        except Exception as exc:  # the live page is best effort; the database has the rows
+            logger.warning(
+                "segments.publish_failed", extra={"region": region_code, "error": type(exc).__name__}
+            )
+        finally:
+            self._publishing -= 1
+
+    async def published(self) -> None:
+        """Wait until every batch committed so far was handed to the live page (or given up on)."""
+        if self._last_publish is not None:
+            await asyncio.wait([self._last_publish])
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Flush periodically until ``stop``; a final flush drains what is left."""
+        """Flush every ``interval_s`` (measured from the start of the previous flush, so a slow write does
+        not stretch the period) until ``stop``; a final flush drains what is left."""
+        next_at = time.monotonic() + self._interval
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, next_at - time.monotonic()))
             self._wake.clear()
+            next_at = time.monotonic() + self._interval
             await self.flush()
         await self.flush()
+        await self.published()
