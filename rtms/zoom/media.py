@@ -12,6 +12,7 @@ the signature or the client secret.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
@@ -173,6 +174,14 @@ class _Fatal(Exception):
 _TRANSIENT: Final = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake)
 
 _M = TypeVar("_M", SignalingHandshakeResp, DataHandshakeResp)
+
+
+@functools.cache
+def system_tls_context() -> ssl.SSLContext:
+    """The system trust store, verifying, loaded once per process: building a context reads every CA
+    certificate, milliseconds of CPU that a ramp of new streams would otherwise pay per socket. A context
+    is safe to share between connections."""
+    return ssl.create_default_context()
 
 
 def _finish_stopped(reason: StopReason | int | None) -> _Finish:
@@ -493,7 +502,7 @@ class RtmsSession:
         context: ssl.SSLContext | None = None
         if scheme == "wss":
             # Always verifying: the target's context (checked by StreamTarget) or the system trust store.
-            context = target.ssl_context or ssl.create_default_context()
+            context = target.ssl_context or system_tls_context()
         cfg = self._config
         try:
             async with asyncio.timeout(cfg.connect_timeout_s):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 from kombu import Connection
@@ -21,19 +22,21 @@ def test_settling_a_message_after_its_connection_closed_does_not_raise(settle: s
     try:
         queue.put({"n": 1})
         message = queue.get(timeout=5)
-        channel = message.channel
-        assert isinstance(channel.qos, QoS)
+        channel: Any = message.channel
+        qos = channel.qos
+        assert isinstance(qos, QoS)
         # The state a worker's channel was in after Celery handled the connection loss: detached from the
         # transport, its pools released (kombu's own close re-creates one while putting messages back).
         conn.close()
         channel._disconnect_pools()
         assert channel.connection is None and channel._pool is None
         getattr(message, settle)()  # must not raise
-        assert message.delivery_tag not in channel.qos._delivered
+        assert message.delivery_tag not in (qos._delivered or {})
     finally:
         cleanup = Connection(os.environ["REDIS_URL"], transport="controlplane.broker:Transport")
         try:
-            client = cleanup.default_channel.client
+            default_channel: Any = cleanup.default_channel
+            client = default_channel.client
             client.delete(queue_name)
         finally:
             cleanup.close()

@@ -626,3 +626,12 @@ def test_failover_to_another_stream_is_refused_when_ids_differ() -> None:
     )
     with pytest.raises(ValueError):
         session.failover(StreamTarget(MEETING_UUID, "other", ("ws://127.0.0.1:9/signal",), generation=2))
+
+
+def test_without_a_ca_file_the_system_trust_store_is_loaded_once_and_always_verifies() -> None:
+    from rtms.zoom.media import system_tls_context
+
+    context = system_tls_context()
+    assert context is system_tls_context()  # shared by every socket, not rebuilt per connection
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
