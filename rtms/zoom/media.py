@@ -176,6 +176,20 @@ _TRANSIENT: Final = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake)
 _M = TypeVar("_M", SignalingHandshakeResp, DataHandshakeResp)
 
 
+# asyncio (3.11 and later) gives every TLS connection a read buffer of SSLProtocol.max_size, 256 KiB,
+# allocated and zero-filled when it connects: with two sockets per stream, over 600 KB of RSS per stream
+# (bench/gateway.py --tls), four times the gateway's budget. One maximum-size TLS record is enough: a
+# larger frame is only read in more calls.
+TLS_READ_BUFFER_BYTES = 16 * 1024
+
+
+def limit_tls_read_buffers(size: int = TLS_READ_BUFFER_BYTES) -> None:
+    """Process-wide, for the TLS connections opened after the call (the gateway calls it at start-up)."""
+    import asyncio.sslproto
+
+    asyncio.sslproto.SSLProtocol.max_size = size
+
+
 @functools.cache
 def system_tls_context() -> ssl.SSLContext:
     """The system trust store, verifying, loaded once per process: building a context reads every CA

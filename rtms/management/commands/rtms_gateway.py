@@ -26,7 +26,7 @@ from regions.models import Region
 from rtms.gateway import metrics
 from rtms.gateway.notify import listen_for_region
 from rtms.gateway.runner import Gateway, GatewayConfig
-from rtms.zoom.media import MediaClientConfig
+from rtms.zoom.media import MediaClientConfig, limit_tls_read_buffers
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class Command(BaseCommand):
         # every stream's objects: pauses of 100-230 ms, the whole p99 of a 1000-stream gateway
         # (bench/gateway.py). A larger young generation lets them die young.
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        limit_tls_read_buffers()
         gc.freeze()  # start-up objects live as long as the process: keep them out of full collections
         asyncio.run(self._main(config))
 

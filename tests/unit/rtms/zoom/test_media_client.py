@@ -635,3 +635,30 @@ def test_without_a_ca_file_the_system_trust_store_is_loaded_once_and_always_veri
     assert context is system_tls_context()  # shared by every socket, not rebuilt per connection
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
+
+
+async def test_with_small_tls_read_buffers_frames_larger_than_a_buffer_arrive_whole(tmp_path: Path) -> None:
+    """The gateway reads TLS in 16 KiB chunks (limit_tls_read_buffers): a bigger frame takes several reads."""
+    import asyncio.sslproto
+
+    from rtms.zoom.media import TLS_READ_BUFFER_BYTES, limit_tls_read_buffers
+
+    default = asyncio.sslproto.SSLProtocol.max_size
+    limit_tls_read_buffers()
+    try:
+        assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BUFFER_BYTES
+        tls = make_tls_files(tmp_path, "good")
+        server_kw: dict[str, Any] = {"ssl_context": tls.server_context(), "host_name": "localhost"}
+        async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret, **server_kw) as server:
+            client_context = ssl.create_default_context(cafile=tls.ca_cert)
+            async with running(target_for(server, ssl_context=client_context)) as run:
+                await ready(run)
+                long_line = "x" * (3 * TLS_READ_BUFFER_BYTES + 123)
+                frame = transcript(1)
+                frame["content"]["data"] = long_line
+                await server.send("transcript", frame)
+                await server.send("transcript", transcript(2), binary=True)
+                await eventually(lambda: len(run.sink.transcripts) == 2)
+                assert [t.text for t in run.sink.transcripts] == [long_line, "line 2"]
+    finally:
+        asyncio.sslproto.SSLProtocol.max_size = default
