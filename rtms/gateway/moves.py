@@ -19,7 +19,6 @@ import logging
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, close_old_connections, connection
 
 from rtms.gateway.claims import stream_ready
@@ -60,11 +59,13 @@ def apply_moves(moves: list[Move], progress: list[int]) -> None:
     for move in moves:
         try:
             apply_move(move)
-        except ObjectDoesNotExist as exc:  # the stream's row is gone (erased): nothing to move
-            _failed(move, exc)
         except DatabaseError as exc:
             if not connection.is_usable():
                 raise
+            _failed(move, exc)
+        except (
+            Exception
+        ) as exc:  # the stream's row is gone (ObjectDoesNotExist: erased), or a bug: this move only
             _failed(move, exc)
         progress[0] += 1
 

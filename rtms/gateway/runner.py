@@ -354,7 +354,7 @@ class Gateway:
             return
         try:
             prepared = await db(_prepare_all)(claims, self.config.region_code)
-        except DatabaseError as exc:
+        except Exception as exc:  # the database, or a region alias that is not configured: none can start
             prepared = {claim.stream_id: exc for claim in claims}
         for claim in claims:
             await self._start(claim, prepared[claim.stream_id])
@@ -366,9 +366,10 @@ class Gateway:
                 "gateway.prepare_failed",
                 extra={"stream_id": claim.stream_id, "error": type(prepared).__name__},
             )
-            await db(stream_release)(
-                owner=self.config.owner, stream_id=claim.stream_id, token=claim.lease_token
-            )
+            with contextlib.suppress(DatabaseError):  # else the lease lapses on its own
+                await db(stream_release)(
+                    owner=self.config.owner, stream_id=claim.stream_id, token=claim.lease_token
+                )
             return
         held = Held(
             claim=claim,
