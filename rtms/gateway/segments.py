@@ -53,10 +53,6 @@ class Segment:
         }
 
 
-def segment_next_seq(region_code: str, stream_id: int) -> int:
-    return segment_next_seqs(region_code, [stream_id])[stream_id]
-
-
 def segment_next_seqs(region_code: str, stream_ids: list[int]) -> dict[int, int]:
     """The next ``seq`` of each stream, in one query (a gateway claims streams in batches)."""
     alias = content_alias(region_code)

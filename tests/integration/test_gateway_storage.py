@@ -9,7 +9,7 @@ import pytest
 
 from regions.models import Region
 from rtms.gateway.claims import Claim, stream_claim, stream_release, stream_renew
-from rtms.gateway.segments import Segment, segment_next_seq, segments_write
+from rtms.gateway.segments import Segment, segment_next_seqs, segments_write
 from rtms.models import RtmsStream, TranscriptSegment
 from tests.integration.conftest import EU_ALIAS, MakeMeeting, MakeStream
 
@@ -77,11 +77,11 @@ def test_segments_land_in_the_region_database_once_with_continuing_seq(
     eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream
 ) -> None:
     stream = make_stream(make_meeting(eu))
-    assert segment_next_seq("eu-central", stream.pk) == 1
+    assert segment_next_seqs("eu-central", [stream.pk]) == {stream.pk: 1}
     batch = [_segment(stream, 1, "one"), _segment(stream, 2, "two")]
     assert segments_write(batch) == 2
     assert segments_write(batch) == 0  # a retried batch is not stored twice
-    assert segment_next_seq("eu-central", stream.pk) == 3
+    assert segment_next_seqs("eu-central", [stream.pk]) == {stream.pk: 3}
     stored = TranscriptSegment.objects.using(EU_ALIAS).filter(stream_id=stream.pk).order_by("seq")
     assert [s.text for s in stored] == ["one", "two"]
     assert not TranscriptSegment.objects.using("default").filter(stream_id=stream.pk).exists()

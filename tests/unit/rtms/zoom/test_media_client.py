@@ -555,11 +555,16 @@ def leftover_tasks() -> list[str]:
 # ---- TLS -----------------------------------------------------------------------------------------
 
 
-async def test_wss_connects_when_the_certificate_chains_to_the_configured_ca(tmp_path: Path) -> None:
+def _trusted_tls(tmp_path: Path) -> tuple[dict[str, Any], ssl.SSLContext]:
+    """A wss:// server's keyword arguments and a client context that trusts its CA."""
     tls = make_tls_files(tmp_path, "good")
     server_kw: dict[str, Any] = {"ssl_context": tls.server_context(), "host_name": "localhost"}
+    return server_kw, ssl.create_default_context(cafile=tls.ca_cert)
+
+
+async def test_wss_connects_when_the_certificate_chains_to_the_configured_ca(tmp_path: Path) -> None:
+    server_kw, client_context = _trusted_tls(tmp_path)
     async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret, **server_kw) as server:
-        client_context = ssl.create_default_context(cafile=tls.ca_cert)
         async with running(target_for(server, ssl_context=client_context)) as run:
             await ready(run)
             assert [c.kind for c in server.conns] == ["signaling", "transcript", "audio"]
@@ -647,10 +652,8 @@ async def test_with_small_tls_read_buffers_frames_larger_than_a_buffer_arrive_wh
     limit_tls_read_buffers()
     try:
         assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BUFFER_BYTES
-        tls = make_tls_files(tmp_path, "good")
-        server_kw: dict[str, Any] = {"ssl_context": tls.server_context(), "host_name": "localhost"}
+        server_kw, client_context = _trusted_tls(tmp_path)
         async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret, **server_kw) as server:
-            client_context = ssl.create_default_context(cafile=tls.ca_cert)
             async with running(target_for(server, ssl_context=client_context)) as run:
                 await ready(run)
                 long_line = "x" * (3 * TLS_READ_BUFFER_BYTES + 123)
