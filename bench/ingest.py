@@ -244,14 +244,38 @@ def redis_flush() -> None:
     common_redis_flush(REDIS_URL)
 
 
-def queued_tasks() -> int:
-    """Messages waiting in the Celery queue (kombu's Redis transport: one list per queue/priority)."""
+@dataclass(frozen=True)
+class Queued:
+    messages: int  # Celery messages waiting
+    event_ids: int  # inbox row ids they carry (rtms.route_events carries several)
+
+
+def queued_tasks() -> Queued:
+    """What waits in the Celery queue (kombu's Redis transport: one list per queue/priority)."""
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     try:
         keys = [k for k in client.scan_iter(match=f"{CELERY_QUEUE}*") if client.type(k) == b"list"]
-        return sum(int(client.llen(k)) for k in keys)
+        messages = [m for k in keys for m in client.lrange(k, 0, -1)]
     finally:
         client.close()
+    ids = 0
+    for message in messages:
+        _args, kwargs, _embed = json.loads(base64.b64decode(json.loads(message)["body"]))
+        ids += len(kwargs["event_ids"]) if "event_ids" in kwargs else 1
+    return Queued(messages=len(messages), event_ids=ids)
+
+
+def settled_queue(timeout_s: float = 10.0) -> Queued:
+    """The queue once daphne's route publisher has sent what it held (two equal reads 0.5 s apart)."""
+    deadline = time.monotonic() + timeout_s
+    previous = queued_tasks()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        current = queued_tasks()
+        if current == previous:
+            return current
+        previous = current
+    return previous
 
 
 def free_port() -> int:
@@ -368,7 +392,7 @@ def ms(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.1f}"
 
 
-def report(results: list[PhaseResult], rows: int, queued: int) -> bool:
+def report(results: list[PhaseResult], rows: int, queued: Queued) -> bool:
     """Print the table, ratios and checks; returns whether the run is a valid measurement."""
     row = "{:<8} {:>11} {:>9} {:>6} {:>9} {:>7} {:>7}".format
     print(row("path", "concurrency", "requests", "errors", "events/s", "p50 ms", "p99 ms"))
@@ -412,8 +436,9 @@ def report(results: list[PhaseResult], rows: int, queued: int) -> bool:
         f"-> {'OK' if rows_ok else 'MISMATCH'}"
     )
     print(
-        f"tasks waiting in Redis queue {CELERY_QUEUE!r}: {queued}"
-        f"{'' if queued == rows else ' (differs from inbox rows: some enqueues failed?)'}"
+        f"route tasks waiting in Redis queue {CELERY_QUEUE!r}: {queued.event_ids} events in "
+        f"{queued.messages} messages"
+        f"{'' if queued.event_ids == rows else ' (differs from inbox rows: some enqueues failed?)'}"
     )
     errors: Counter[str] = Counter()
     for r in results:
@@ -462,7 +487,7 @@ def run_benchmark(args: argparse.Namespace, concurrencies: list[int]) -> int:
                     results.append(run_phase(client_pin, env, base_url, path, concurrency, args))
                     if server.poll() is not None:
                         raise BenchmarkBroke(f"daphne exited with {server.returncode}:\n{tail(log)}")
-            valid = report(results, inbox_rows(), queued_tasks())
+            valid = report(results, inbox_rows(), settled_queue())
             if not valid and (errors := server_errors(log)):
                 print("daphne logged:")
                 print("\n".join(errors))

@@ -3,7 +3,6 @@ commit. The webhook view and the event-subscription client differ only in how th
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -11,9 +10,8 @@ from django.db import transaction
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from rtms.inbox import Received, inbox_receive
 from rtms.models import Channel, InboxStatus
+from rtms.route_publisher import ROUTE_PUBLISHER
 from rtms.zoom.protocol import ProtocolError, UrlValidation, ZoomEvent, parse_event
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,14 +21,10 @@ class Ingested:
 
 
 def enqueue_route(event_id: int) -> None:
-    """Hand the event to a worker. A broker that is down must not fail the delivery: the row is committed
-    and the inbox sweeper re-enqueues whatever is still pending."""
-    from rtms.tasks import route_event
-
-    try:
-        route_event.apply_async(kwargs={"event_id": event_id})
-    except Exception as exc:  # any broker failure; the sweeper is the safety net
-        logger.warning("inbox.enqueue_failed", extra={"event_id": event_id, "error": type(exc).__name__})
+    """Hand a committed event to a worker, soon: the process's route publisher sends it from its own
+    thread (rtms/route_publisher.py), so the caller never waits for the broker. A broker that is down
+    must not fail the delivery: the row is committed and the inbox sweeper re-enqueues what is pending."""
+    ROUTE_PUBLISHER.submit(event_id)
 
 
 def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> Ingested:

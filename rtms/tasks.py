@@ -57,6 +57,22 @@ def route_event(self: Task[Any, Any], *, event_id: int) -> str:
         return "failed"
 
 
+@shared_task(
+    name="rtms.route_events", acks_late=True, reject_on_worker_lost=True, time_limit=60, soft_time_limit=45
+)
+def route_events(*, event_ids: list[int]) -> int:
+    """A batch from a busy process's route publisher, fanned out into one ``route_event`` per event so each
+    keeps its own retries and time limit. Redelivered after a lost worker, it may enqueue some twice:
+    routing is idempotent. Anything but an id in the list is skipped."""
+    ids = [event_id for event_id in event_ids if type(event_id) is int]
+    if len(ids) != len(event_ids):
+        logger.warning("inbox.route_batch_malformed", extra={"skipped": len(event_ids) - len(ids)})
+    with route_event.app.producer_or_acquire() as producer:
+        for event_id in ids:
+            route_event.apply_async(kwargs={"event_id": event_id}, producer=producer)
+    return len(ids)
+
+
 @shared_task(name="rtms.apply_event", **_COMMON)
 def apply_event(self: Task[Any, Any], *, event_id: int) -> str:
     try:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import os
 import time
 from typing import Any
+
+import redis
+from django.conf import settings
 
 from zoomsim.config import AccountConfig, AppCreds, SimConfig
 
@@ -44,6 +48,22 @@ def meeting_payload(
 
 def as_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
+
+
+def newest_tasks(queue: str, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """The last ``count`` Celery messages published to ``queue`` (oldest first): (task name, kwargs).
+    kombu's Redis transport LPUSHes, so the newest message is at index 0."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        raw = client.lrange(queue, 0, count - 1)
+    finally:
+        client.close()
+    tasks = []
+    for message in reversed(raw):
+        envelope = json.loads(message)
+        _args, kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        tasks.append((envelope["headers"]["task"], kwargs))
+    return tasks
 
 
 def sim_config(**overrides: Any) -> SimConfig:

@@ -17,7 +17,8 @@ from django.test import Client
 
 from rtms.ingest import ingest
 from rtms.models import Channel, InboundEvent
-from tests.support import as_bytes, event_body, meeting_payload, sign_webhook
+from rtms.route_publisher import ROUTE_PUBLISHER
+from tests.support import as_bytes, event_body, meeting_payload, newest_tasks, sign_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -66,10 +67,13 @@ def test_a_signed_event_is_stored_once_and_enqueued_after_commit() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_route_task_is_published_when_the_row_commits() -> None:
+    assert ROUTE_PUBLISHER.flush(10.0)  # nothing of an earlier test still on its way
     before = _queue_length("control")
     body = as_bytes(event_body("meeting.started", meeting_payload("u-commit==", 81234567891)))
     assert _post(body).status_code == 200
+    assert ROUTE_PUBLISHER.flush(10.0)  # the view hands the id over; the publisher's thread sends it
     assert _queue_length("control") == before + 1
+    assert newest_tasks("control", 1) == [("rtms.route_event", {"event_id": InboundEvent.objects.get().pk})]
 
 
 @pytest.mark.parametrize(
