@@ -3,9 +3,9 @@
 Publishing one Celery task costs about half a millisecond of CPU (configuration lookups, message building,
 a Redis round trip): more than the rest of a webhook's own work (bench/ingest.py, docs/benchmarks.md). So
 a request only hands the committed row's id to this process's publisher and answers; the publisher's
-thread sends what has gathered meanwhile as one message: ``rtms.route_event`` for a single id (the usual
-case, no extra hop), ``rtms.route_events`` for several (a worker fans it out into one ``route_event``
-each, so every event keeps its own retries and time limit).
+thread sends what has gathered within ``LINGER_S`` as one message: ``rtms.route_event`` for a single id
+(light load, no extra hop), ``rtms.route_events`` for several (a worker fans it out into one
+``route_event`` each, so every event keeps its own retries and time limit).
 
 Nothing is lost with the ids held here: a row's id is handed over only after the row committed, and the
 inbox sweeper re-enqueues rows still pending after ``INBOX_SWEEP_AFTER`` (a process killed with ids in
@@ -27,9 +27,10 @@ from rtms import metrics
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # ids per message; 500 ids are about 4 KB of JSON
-# After the first id, wait this long for more: under load, messages then carry several ids each (fewer,
-# cheaper publishes); a routing delay of a few milliseconds is nothing against Zoom's 60 s RTMS window.
-LINGER_S = 0.005
+# After the first id, wait this long for more: under load, messages then carry several ids each (fewer
+# publishes: at ~300 webhooks/s, 5 ms gave about 2 ids per message, 20 ms about 10, and a tenth more
+# webhooks/s in bench/ingest.py). Routing 20 ms later is nothing against Zoom's 60 s RTMS window.
+LINGER_S = 0.02
 MAX_WAITING = 100_000  # beyond this (broker down for long), ids are dropped and left to the sweeper
 EXIT_FLUSH_TIMEOUT_S = 2.0
 
