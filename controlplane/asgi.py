@@ -5,11 +5,15 @@ from __future__ import annotations
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+
+from controlplane.asgi_handler import handler_class
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
-# Django must be set up before anything imports models (the consumers do).
-django_asgi_app = get_asgi_application()
+# Django must be set up before anything imports models (the consumers do). What get_asgi_application()
+# does, with a handler that leaves no reference cycle per request (controlplane/asgi_handler.py).
+django.setup(set_prefix=False)
+django_asgi_app = handler_class()()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -1,0 +1,122 @@
+"""The web process's ASGI handler: Django's, less its per-request reference cycle (see
+controlplane/asgi_handler.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import django
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler
+
+from controlplane.asgi import django_asgi_app
+from controlplane.asgi_handler import CycleFreeASGIHandler, handler_class
+
+DEADLINE_S = 10.0
+
+
+def _scope(path: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+class Communicator:
+    """asgiref's ApplicationCommunicator (untyped) with types and this module's deadline."""
+
+    def __init__(self, app: ASGIHandler, path: str) -> None:
+        self._app = ApplicationCommunicator(app, _scope(path))  # type: ignore[no-untyped-call]
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self._app.send_input(message)  # type: ignore[no-untyped-call]
+
+    async def receive(self) -> dict[str, Any]:
+        message: dict[str, Any] = await self._app.receive_output(DEADLINE_S)  # type: ignore[no-untyped-call]
+        return message
+
+    async def finished(self) -> None:
+        await self._app.wait(DEADLINE_S)  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def collector_paused() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _aborted_exceptions() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, RequestAborted))
+
+
+def test_the_web_process_uses_the_cycle_free_handler_on_django_5() -> None:
+    assert django.VERSION[0] == 5, "review controlplane/asgi_handler.py for this Django version"
+    assert handler_class() is CycleFreeASGIHandler
+    assert type(django_asgi_app) is CycleFreeASGIHandler
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_served_request_leaves_no_aborted_exception_for_the_collector(collector_paused: None) -> None:
+    before = _aborted_exceptions()
+    for _ in range(3):
+        app = Communicator(CycleFreeASGIHandler(), "/healthz")
+        await app.send({"type": "http.request", "body": b""})
+        start = await app.receive()
+        assert start["type"] == "http.response.start" and start["status"] == 200
+        await app.receive()  # the body
+        await app.send({"type": "http.disconnect"})  # what daphne sends after every response
+        await app.finished()
+    # Django's own handler leaves one unreachable RequestAborted (and the request with it) per request.
+    assert _aborted_exceptions() == before
+
+
+@pytest.mark.parametrize("handler", [ASGIHandler, CycleFreeASGIHandler])
+async def test_a_client_that_disconnects_mid_request_still_cancels_the_view(
+    handler: type[ASGIHandler],
+) -> None:
+    """The same behaviour as Django's handler, which the override must not change."""
+    view_started = asyncio.Event()
+    view_cancelled = asyncio.Event()
+
+    class SlowView(handler):  # type: ignore[valid-type,misc]
+        async def run_get_response(self, request: Any) -> Any:
+            view_started.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                view_cancelled.set()
+                raise
+
+    app = Communicator(SlowView(), "/slow")
+    await app.send({"type": "http.request", "body": b""})
+    await asyncio.wait_for(view_started.wait(), DEADLINE_S)
+    await app.send({"type": "http.disconnect"})
+    await app.finished()  # handle() returned: the request is over
+    assert view_cancelled.is_set()
+
+
+async def test_an_unexpected_message_after_the_body_is_still_an_error() -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"more"}
+
+    with pytest.raises(AssertionError, match="Invalid ASGI message after request body: http.request"):
+        await CycleFreeASGIHandler().listen_for_disconnect(receive)
