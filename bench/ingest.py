@@ -2,9 +2,10 @@
 """Ingest benchmark: signed Zoom webhooks (``POST /zoom/webhook``) against daphne on PostgreSQL.
 
 The same run measures a bare sync Django view (``/bench/bare``, bench/urls.py) served the same way, so the
-cost of signature verification + inbox dedupe (INSERT ... ON CONFLICT, a durable commit) + Celery enqueue
-shows as ratios against it. daphne is pinned to one core and the load generator (this file, in client
-mode, asyncio + aiohttp) to another; PostgreSQL and Redis run where the kernel puts them.
+cost of signature verification + inbox dedupe (INSERT ... ON CONFLICT, a durable commit) + handing the
+row id to the process's route publisher shows as ratios against it. daphne is pinned to one core and the
+load generator (this file, in client mode, asyncio + aiohttp) to another; PostgreSQL and Redis run where
+the kernel puts them.
 
 Steps: recreate the database ``rtms_bench``, ``manage.py migrate_all``, flush Redis db 14, start daphne with
 DJANGO_SETTINGS_MODULE=bench.settings, then per concurrency level: bare, then webhook (warm-up, then a

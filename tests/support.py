@@ -50,6 +50,15 @@ def as_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
 
 
+def queue_length(queue: str) -> int:
+    """How many Celery messages wait in ``queue`` on the test broker."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        return int(client.llen(queue))
+    finally:
+        client.close()
+
+
 def newest_tasks(queue: str, count: int) -> list[tuple[str, dict[str, Any]]]:
     """The last ``count`` Celery messages published to ``queue`` (oldest first): (task name, kwargs).
     kombu's Redis transport LPUSHes, so the newest message is at index 0."""

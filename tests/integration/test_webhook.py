@@ -10,15 +10,13 @@ import time
 from typing import Any
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 from django.db import connections
 from django.test import Client
 
 from rtms.ingest import ingest
 from rtms.models import Channel, InboundEvent
 from rtms.route_publisher import ROUTE_PUBLISHER
-from tests.support import as_bytes, event_body, meeting_payload, newest_tasks, sign_webhook
+from tests.support import as_bytes, event_body, meeting_payload, newest_tasks, queue_length, sign_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -28,14 +26,6 @@ URL = "/zoom/webhook"
 def _post(body: bytes, headers: dict[str, str] | None = None, **extra: Any) -> Any:
     signed: dict[str, Any] = sign_webhook(body) if headers is None else headers
     return Client().post(URL, data=body, content_type="application/json", **signed, **extra)
-
-
-def _queue_length(name: str) -> int:
-    client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-    try:
-        return int(client.llen(name))
-    finally:
-        client.close()
 
 
 def test_url_validation_is_answered_with_the_token_pair() -> None:
@@ -48,7 +38,7 @@ def test_url_validation_is_answered_with_the_token_pair() -> None:
 
 
 def test_a_signed_event_is_stored_once_and_enqueued_after_commit() -> None:
-    before = _queue_length("control")
+    before = queue_length("control")
     body = as_bytes(event_body("meeting.started", meeting_payload("u/1+==", 81234567890)))
     response = _post(body)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
@@ -62,17 +52,17 @@ def test_a_signed_event_is_stored_once_and_enqueued_after_commit() -> None:
     assert row.webhook_received_at is not None and row.websocket_received_at is None
     assert row.dedupe_key == "meeting.started:u/1+==:1760000000000"
     # pytest-django wraps the test in a transaction that never commits, so nothing is published yet:
-    assert _queue_length("control") == before
+    assert queue_length("control") == before
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_route_task_is_published_when_the_row_commits() -> None:
     assert ROUTE_PUBLISHER.flush(10.0)  # nothing of an earlier test still on its way
-    before = _queue_length("control")
+    before = queue_length("control")
     body = as_bytes(event_body("meeting.started", meeting_payload("u-commit==", 81234567891)))
     assert _post(body).status_code == 200
     assert ROUTE_PUBLISHER.flush(10.0)  # the view hands the id over; the publisher's thread sends it
-    assert _queue_length("control") == before + 1
+    assert queue_length("control") == before + 1
     assert newest_tasks("control", 1) == [("rtms.route_event", {"event_id": InboundEvent.objects.get().pk})]
 
 
