@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 from rtms import metrics
@@ -56,6 +57,10 @@ class RoutePublisher:
         self._pid = -1
         self._waiting: queue.Queue[int | threading.Event] = queue.Queue()
         self._thread: threading.Thread | None = None
+        # A fork copies the lock as it is: held by a parent thread that does not exist in the child, it
+        # would stay held there forever and the child's first submit would hang. The child gets a new one.
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _renew_lock(this()))
 
     def submit(self, event_id: int) -> None:
         """Never blocks and never raises: the row is committed, and the sweeper is the safety net."""
@@ -127,6 +132,11 @@ class RoutePublisher:
                 "inbox.enqueue_failed",
                 extra={"event_id": batch[0], "events": len(batch), "error": type(exc).__name__},
             )
+
+
+def _renew_lock(publisher: RoutePublisher | None) -> None:
+    if publisher is not None:
+        publisher._lock = threading.Lock()
 
 
 def send_route_tasks(event_ids: Sequence[int]) -> None:

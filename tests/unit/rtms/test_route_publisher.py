@@ -143,3 +143,34 @@ def test_a_forked_child_starts_its_own_thread_with_an_empty_queue(monkeypatch: p
         time.sleep(0.01)  # the parent's thread still publishes what it held
     assert sorted(send.sent) == [1, 2, 3]
     assert [3] in send.batches and [2, 3] not in send.batches
+
+
+def test_a_child_forked_while_a_thread_held_the_lock_can_still_submit() -> None:
+    send = RecordingSend()
+    publisher = RoutePublisher(send, linger_s=0.0)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with publisher._lock:
+            held.set()
+            release.wait(DEADLINE_S)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    assert held.wait(DEADLINE_S)
+    child = os.fork()
+    if child == 0:  # the child: the holder thread does not exist here
+        try:
+            publisher.submit(7)
+            os._exit(0 if publisher.flush(DEADLINE_S) and send.sent == [7] else 1)
+        finally:
+            os._exit(2)
+    release.set()
+    holder.join(DEADLINE_S)
+    deadline = time.monotonic() + DEADLINE_S
+    while (waited := os.waitpid(child, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if waited == (0, 0):
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+    assert waited[0] == child and os.waitstatus_to_exitcode(waited[1]) == 0
