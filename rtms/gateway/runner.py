@@ -408,7 +408,14 @@ class Gateway:
         except Exception as exc:  # a bug in the client must not take the gateway down
             logger.exception("gateway.stream_crashed", extra={"stream_id": held.claim.stream_id})
             outcome = SessionOutcome(kind=OutcomeKind.FAILED, error=type(exc).__name__)
-        await self._finish(held, outcome)
+        try:
+            await self._finish(held, outcome)
+        except Exception:
+            # Never leave a finished stream among the held: its lease would be renewed for ever, with no
+            # connection behind it. Without the lease renewal, the stream goes back to be claimed again.
+            logger.exception("gateway.finish_failed", extra={"stream_id": held.claim.stream_id})
+            if self.held.get(held.claim.stream_id) is held:
+                del self.held[held.claim.stream_id]
 
     async def _finish(self, held: Held, outcome: SessionOutcome) -> None:
         sid = held.claim.stream_id
@@ -429,16 +436,28 @@ class Gateway:
                     zoom_account_id="", reason="rtms-restart-requested"
                 )
         elif outcome.kind in (OutcomeKind.REFUSED, OutcomeKind.FAILED):
-            await db(RtmsStream.objects.filter(pk=sid).update)(
-                last_error=(outcome.error or outcome.kind.value)[:255]
-            )
+            try:
+                await db(RtmsStream.objects.filter(pk=sid).update)(
+                    last_error=(outcome.error or outcome.kind.value)[:255]
+                )
+            except DatabaseError as exc:  # only the explanation is lost; the move below still fails it
+                logger.warning(
+                    "gateway.last_error_not_saved", extra={"stream_id": sid, "error": type(exc).__name__}
+                )
             await self.moves.submit(Move(sid, (StreamState.FAILED,), cause=f"gateway.{outcome.kind.value}"))
         elif outcome.kind is OutcomeKind.DUPLICATE:
             # Someone else is connected: never fight. Keep the lease until it lapses, so nobody retries
             # sooner than a TTL (a dying connection of ours may still hold Zoom's slot). Once the refusals
             # outlast Zoom's signaling window, the holder is not ours: give the stream up as failed, for
             # the operators and the reconciler to see.
-            if await db(stream_duplicate_refused)(sid, window=self.config.duplicate_window):
+            try:
+                give_up = await db(stream_duplicate_refused)(sid, window=self.config.duplicate_window)
+            except DatabaseError as exc:  # undecided: the lease lapses and the next claim asks again
+                logger.warning(
+                    "gateway.duplicate_not_recorded", extra={"stream_id": sid, "error": type(exc).__name__}
+                )
+                give_up = False
+            if give_up:
                 await self.moves.submit(Move(sid, (StreamState.FAILED,), cause="gateway.duplicate"))
             else:
                 self.held.pop(sid, None)
