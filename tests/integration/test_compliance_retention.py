@@ -13,12 +13,14 @@ from django.core.management import call_command
 
 from compliance.models import RetentionPolicy
 from compliance.retention import retention_sweep
-from compliance.tasks import retention_sweep_region_task
+from compliance.tasks import retention_sweep_region_task, retention_sweep_task
 from regions.models import Region
+from regions.routing import queue_for
 from regions.storage import content_alias
 from rtms.gateway.audio import audio_part_path
 from rtms.models import AuditLog, InboundEvent, Meeting, RtmsStream, TranscriptSegment
 from tests.integration.conftest import EU_ALIAS, MakeMeeting, MakeStream
+from tests.support import newest_tasks
 
 pytestmark = pytest.mark.django_db(databases=["default", EU_ALIAS])
 
@@ -206,6 +208,14 @@ def test_the_regional_task_sweeps_only_its_region(world: dict[str, Any], eu: Reg
     retention_sweep_region_task.run(region_code="us-east")
     assert _texts("us-east") == set()
     assert len(_texts("eu-central")) == 4
+
+
+def test_the_beat_task_enqueues_each_regions_sweep_on_that_regions_own_queue(world: dict[str, Any]) -> None:
+    assert retention_sweep_task.run() == 2
+    for code in ("eu-central", "us-east"):
+        expected = ("compliance.retention_sweep_region", {"region_code": code})
+        assert newest_tasks(queue_for(code), 1) == [expected]
+    assert len(_texts("eu-central")) == 4  # the sweeps themselves run in each region's workers
 
 
 def test_the_command_prints_what_a_dry_run_would_delete(world: dict[str, Any]) -> None:
