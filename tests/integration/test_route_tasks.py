@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+from celery import signals
+
 from rtms.route_publisher import ROUTE_PUBLISHER, send_route_tasks
 from rtms.tasks import route_events
 from tests.support import newest_tasks, queue_length
@@ -42,3 +47,17 @@ def test_the_process_publisher_reaches_the_broker() -> None:
     assert ROUTE_PUBLISHER.flush(10.0)
     assert queue_length("control") == before + 1
     assert newest_tasks("control", 1) == [("rtms.route_event", {"event_id": 99})]
+
+
+def test_a_worker_pool_child_publishes_what_it_holds_before_it_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery's prefork children leave through os._exit, which skips atexit; the pool's shutdown signal
+    flushes instead (controlplane/celery.py)."""
+    monkeypatch.setattr(ROUTE_PUBLISHER, "_linger_s", 3600.0)  # nothing would go out on its own
+    before = queue_length("control")
+    ROUTE_PUBLISHER.submit(98)
+    try:
+        signals.worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=0)
+        assert queue_length("control") == before + 1
+        assert newest_tasks("control", 1) == [("rtms.route_event", {"event_id": 98})]
+    finally:
+        assert ROUTE_PUBLISHER.flush(10.0)  # never leave the shared publisher in a long linger
