@@ -86,13 +86,18 @@ class RoutePublisher:
 
     def _running_queue(self) -> queue.Queue[int | threading.Event]:
         pid = os.getpid()
-        if self._pid == pid:  # the hot path: no lock once the thread runs in this process
-            return self._waiting
+        thread = self._thread
+        if self._pid == pid and thread is not None and thread.is_alive():
+            return self._waiting  # the hot path: no lock once the thread runs in this process
         with self._lock:
             if self._pid != pid:
                 # First use, or a forked child: the parent's thread does not exist here, and the ids it
                 # holds are the parent's to publish.
                 self._waiting = queue.Queue(maxsize=self._max_waiting)
+            elif self._thread is not None and not self._thread.is_alive():
+                # Only a BaseException out of a send ends the thread; the ids it left keep their queue.
+                logger.error("inbox.route_publisher_restarted", extra={"waiting": self._waiting.qsize()})
+            if self._pid != pid or self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, args=(self._waiting,), name="route-publisher", daemon=True
                 )

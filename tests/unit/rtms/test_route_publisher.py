@@ -174,3 +174,23 @@ def test_a_child_forked_while_a_thread_held_the_lock_can_still_submit() -> None:
         os.kill(child, 9)
         os.waitpid(child, 0)
     assert waited[0] == child and os.waitstatus_to_exitcode(waited[1]) == 0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the SystemExit
+def test_a_publisher_thread_ended_by_a_base_exception_is_started_again_on_the_next_submit() -> None:
+    calls: list[list[int]] = []
+
+    def send(event_ids: Sequence[int]) -> None:
+        calls.append(list(event_ids))
+        if len(calls) == 1:
+            raise SystemExit  # not an Exception: it ends the thread
+
+    publisher = RoutePublisher(send, linger_s=0.0)
+    publisher.submit(1)
+    deadline = time.monotonic() + DEADLINE_S
+    while (publisher._thread is None or publisher._thread.is_alive()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert publisher._thread is not None and not publisher._thread.is_alive()
+    publisher.submit(2)
+    assert publisher.flush(DEADLINE_S)
+    assert calls == [[1], [2]]
