@@ -42,9 +42,42 @@ def split_repairs(repairs: dict[str, int]) -> tuple[Counter[str], Counter[str]]:
     return found, repaired
 
 
+def _families() -> tuple[GaugeMetricFamily, ...]:
+    """The reconciler's metric families, empty: age, duration, budget, runs, drift, repaired."""
+    return (
+        GaugeMetricFamily(
+            "rtms_reconcile_last_run_age_seconds", "Time since the last finished run", labels=["account"]
+        ),
+        GaugeMetricFamily(
+            "rtms_reconcile_last_run_duration_seconds",
+            "Duration of the last finished run",
+            labels=["account"],
+        ),
+        GaugeMetricFamily(
+            "rtms_reconcile_budget_remaining",
+            "Calls of /metrics/meetings left in the account's sliding budget",
+            labels=["account"],
+        ),
+        GaugeMetricFamily("rtms_reconcile_runs_recent", "Runs in the last hour by status", labels=["status"]),
+        GaugeMetricFamily(
+            "rtms_reconcile_drift_found_recent", "Drift found in the last hour by kind", labels=["kind"]
+        ),
+        GaugeMetricFamily(
+            "rtms_reconcile_repaired_recent",
+            "Repairs that changed something in the last hour",
+            labels=["kind"],
+        ),
+    )
+
+
 class ReconcilerCollector(Collector):
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        # Without describe(), registering the collector runs a whole scrape (database and Redis queries) at
+        # import time: in tests that meant a query before the test databases existed.
+        return _families()
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         try:
@@ -58,30 +91,7 @@ class ReconcilerCollector(Collector):
         from rtms.models import ZoomAccount
 
         now = self._clock.now()
-        age = GaugeMetricFamily(
-            "rtms_reconcile_last_run_age_seconds", "Time since the last finished run", labels=["account"]
-        )
-        duration = GaugeMetricFamily(
-            "rtms_reconcile_last_run_duration_seconds",
-            "Duration of the last finished run",
-            labels=["account"],
-        )
-        budget = GaugeMetricFamily(
-            "rtms_reconcile_budget_remaining",
-            "Calls of /metrics/meetings left in the account's sliding budget",
-            labels=["account"],
-        )
-        runs = GaugeMetricFamily(
-            "rtms_reconcile_runs_recent", "Runs in the last hour by status", labels=["status"]
-        )
-        drift = GaugeMetricFamily(
-            "rtms_reconcile_drift_found_recent", "Drift found in the last hour by kind", labels=["kind"]
-        )
-        repaired = GaugeMetricFamily(
-            "rtms_reconcile_repaired_recent",
-            "Repairs that changed something in the last hour",
-            labels=["kind"],
-        )
+        age, duration, budget, runs, drift, repaired = _families()
         for account in ZoomAccount.objects.filter(active=True).only("pk", "zoom_account_id"):
             last = (
                 ReconcileRun.objects.filter(account=account, finished_at__isnull=False)
