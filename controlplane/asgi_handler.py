@@ -1,29 +1,62 @@
-"""Django's ASGI handler without the reference cycle it leaves behind every request.
+"""The web process's HTTP handler: Django's ASGI handler with two costs per request taken out.
 
-Django 5.2's ``ASGIHandler.handle`` runs the view beside a task that waits for the client's
-``http.disconnect``; daphne sends one after every response. That task raises ``RequestAborted``, and
-``handle`` re-raises it through ``task.result()`` and ignores it. The exception's traceback holds
-``handle``'s frame, whose locals hold the task that holds the exception: a cycle that keeps the whole
-request (request, response, session and message storage, the body file) alive until the cyclic garbage
-collector finds it. Under load that garbage reached the oldest generation, whose collections took up to
-about 100 ms of daphne's CPU each, all requests waiting (docs/benchmarks.md, "ingest").
+1. **One thread hop per request, on a fixed pool of threads.** Under ASGI, Django 5.2 runs each sync
+   middleware hook (``process_request``, ``process_view``, ``process_response``) and then the view through
+   its own ``sync_to_async`` call, about a dozen hops between the event loop and a thread per request, on a
+   new thread per request that opens a new database connection wrapper. Here the whole sync middleware
+   chain and the view run in one call on one of ``WEB_REQUEST_THREADS`` long-lived threads, as in a threaded
+   WSGI server: each thread keeps its connection wrapper and, like Django's WSGI handler, closes obsolete
+   connections (handing pooled ones back) before and after every request. On this project's two-core
+   benchmark machine the bare view served about twice the requests per second and the webhook about 1.8
+   times as many (docs/benchmarks.md, "ingest"). The fixed pool also bounds how many middleware chains and
+   views use the database at once (settings.py checks the connection pool is at least that large); a
+   streamed body is read by Django outside the pool, as before, on a connection of its own.
+2. **No reference cycle per request.** Django 5.2's ``handle`` runs the view beside a task that waits for
+   the client's ``http.disconnect`` (daphne sends one after every response). That task raises
+   ``RequestAborted``, and ``handle`` re-raises it through ``task.result()`` and ignores it. The exception's
+   traceback holds ``handle``'s frame, whose locals hold the task that holds the exception: a cycle that
+   keeps the whole request alive until the cyclic garbage collector finds it, whose oldest-generation
+   collections took up to about 100 ms of daphne's CPU each under load. ``listen_for_disconnect`` here
+   returns instead; ``handle`` treats the two the same (it waits for the first task, cancels the other,
+   ignores ``RequestAborted``). The cycle is Django ticket #36700 ("ASGIHandler creates reference cycles
+   that require a gc pass to free").
 
-Returning instead of raising changes nothing else in 5.2: ``handle`` waits for the first task to finish,
-cancels the other whichever way the first ended, and ignores ``RequestAborted``. The cycle is Django
-ticket #36700 ("ASGIHandler creates reference cycles that require a gc pass to free", reported by Saleor,
-whose containers were OOM-killed by that garbage). The override was checked against the 5.2 ``handle``
-only, so ``handler_class`` uses it on Django 5.x and Django's own handler on any other major version.
+What stays as in Django: request_started/request_finished, the response (streamed bodies included, which
+Django iterates outside the middleware chain) and every middleware's behaviour. Both changes were checked
+against Django 5.2's handler only, so ``handler_class`` uses this handler on Django 5.x and Django's own on
+any other major version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import django
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponseBase
 
 
-class CycleFreeASGIHandler(ASGIHandler):
+class WebASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        self._request_threads = ThreadPoolExecutor(
+            settings.WEB_REQUEST_THREADS, thread_name_prefix="web-request"
+        )
+        super().__init__()
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # Build the chain as the WSGI handler does (sync middleware calling sync middleware) and enter it
+        # once per request; get_response_async awaits the result.
+        super().load_middleware(is_async=False)
+        chain: Callable[[HttpRequest], HttpResponseBase] = self._middleware_chain  # type: ignore[has-type]
+        self._middleware_chain = sync_to_async(
+            _with_connections_checked(chain), thread_sensitive=False, executor=self._request_threads
+        )
+
     async def listen_for_disconnect(self, receive: Any) -> None:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -31,6 +64,22 @@ class CycleFreeASGIHandler(ASGIHandler):
         raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
 
 
+def _with_connections_checked(
+    chain: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """What Django's request_started/request_finished receivers do for the thread that serves a request:
+    a connection that broke or outlived its age is closed, a pooled one goes back to its pool."""
+
+    def serve(request: HttpRequest) -> HttpResponseBase:
+        close_old_connections()
+        try:
+            return chain(request)
+        finally:
+            close_old_connections()
+
+    return serve
+
+
 def handler_class() -> type[ASGIHandler]:
-    """The cycle-free handler where its premise holds (Django 5.x), else Django's own."""
-    return CycleFreeASGIHandler if django.VERSION[0] == 5 else ASGIHandler
+    """This project's handler where its premises hold (Django 5.x), else Django's own."""
+    return WebASGIHandler if django.VERSION[0] == 5 else ASGIHandler

@@ -109,6 +109,15 @@ DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 if DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE:
     raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 while DB_POOL_MAX_SIZE is set (pooled connections)")
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
+# The web process serves HTTP requests on this many threads (controlplane/asgi_handler.py); each uses at
+# most one connection per database while it serves a request, so a pool smaller than this would keep
+# requests waiting for connections.
+WEB_REQUEST_THREADS = env_int("WEB_REQUEST_THREADS", 8, minimum=1)
+if DB_POOL_MAX_SIZE and DB_POOL_MAX_SIZE < WEB_REQUEST_THREADS:
+    raise ImproperlyConfigured(
+        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE}) must be at least WEB_REQUEST_THREADS "
+        f"({WEB_REQUEST_THREADS}): every request thread of the web process may hold a pooled connection"
+    )
 
 
 def _database(url: str, variable: str) -> dict[str, object]:

@@ -1,10 +1,11 @@
-"""The web process's ASGI handler: Django's, less its per-request reference cycle (see
-controlplane/asgi_handler.py)."""
+"""The web process's ASGI handler: Django's, with the middleware chain entered once per request on a fixed
+pool of threads and without its per-request reference cycle (controlplane/asgi_handler.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +14,11 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
 
+from controlplane import health
 from controlplane.asgi import django_asgi_app
-from controlplane.asgi_handler import CycleFreeASGIHandler, handler_class
+from controlplane.asgi_handler import WebASGIHandler, handler_class
 
 DEADLINE_S = 10.0
 
@@ -68,17 +71,17 @@ def _aborted_exceptions() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, RequestAborted))
 
 
-def test_the_web_process_uses_the_cycle_free_handler_on_django_5() -> None:
+def test_the_web_process_uses_this_projects_handler_on_django_5() -> None:
     assert django.VERSION[0] == 5, "review controlplane/asgi_handler.py for this Django version"
-    assert handler_class() is CycleFreeASGIHandler
-    assert type(django_asgi_app) is CycleFreeASGIHandler
+    assert handler_class() is WebASGIHandler
+    assert type(django_asgi_app) is WebASGIHandler
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_served_request_leaves_no_aborted_exception_for_the_collector(collector_paused: None) -> None:
     before = _aborted_exceptions()
     for _ in range(3):
-        app = Communicator(CycleFreeASGIHandler(), "/healthz")
+        app = Communicator(WebASGIHandler(), "/healthz")
         await app.send({"type": "http.request", "body": b""})
         start = await app.receive()
         assert start["type"] == "http.response.start" and start["status"] == 200
@@ -89,7 +92,7 @@ async def test_a_served_request_leaves_no_aborted_exception_for_the_collector(co
     assert _aborted_exceptions() == before
 
 
-@pytest.mark.parametrize("handler", [ASGIHandler, CycleFreeASGIHandler])
+@pytest.mark.parametrize("handler", [ASGIHandler, WebASGIHandler])
 async def test_a_client_that_disconnects_mid_request_still_cancels_the_view(
     handler: type[ASGIHandler],
 ) -> None:
@@ -119,4 +122,45 @@ async def test_an_unexpected_message_after_the_body_is_still_an_error() -> None:
         return {"type": "http.request", "body": b"more"}
 
     with pytest.raises(AssertionError, match="Invalid ASGI message after request body: http.request"):
-        await CycleFreeASGIHandler().listen_for_disconnect(receive)
+        await WebASGIHandler().listen_for_disconnect(receive)
+
+
+async def _get(handler: ASGIHandler, path: str) -> int:
+    app = Communicator(handler, path)
+    await app.send({"type": "http.request", "body": b""})
+    start = await app.receive()
+    await app.receive()  # the body
+    await app.send({"type": "http.disconnect"})
+    await app.finished()
+    return int(start["status"])
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+async def test_requests_run_on_the_request_threads_and_hand_their_connections_back(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.WEB_REQUEST_THREADS = 2
+    handler = WebASGIHandler()
+    served_on: list[str] = []
+    check_database = health._check_database
+
+    def recording_check(alias: str) -> str | None:
+        served_on.append(threading.current_thread().name)
+        return check_database(alias)
+
+    monkeypatch.setattr(health, "_check_database", recording_check)
+    for _ in range(4):
+        assert await _get(handler, "/readyz") == 200  # every database answered, through the request threads
+    assert served_on and all(name.startswith("web-request") for name in served_on)
+    assert len(set(served_on)) <= 2
+
+    def open_connections() -> list[str]:
+        return [alias for alias in connections if connections[alias].connection is not None]
+
+    # Like a threaded WSGI server: between requests a request thread holds no connection.
+    for _ in range(2):
+        assert await asyncio.wrap_future(handler._request_threads.submit(open_connections)) == []
+
+
+async def test_an_exception_in_the_chain_still_becomes_a_response() -> None:
+    assert await _get(WebASGIHandler(), "/no-such-page") == 404  # Http404 from the resolver, as in Django
