@@ -94,15 +94,16 @@ class RoutePublisher:
                 # First use, or a forked child: the parent's thread does not exist here, and the ids it
                 # holds are the parent's to publish.
                 self._waiting = queue.Queue(maxsize=self._max_waiting)
-            elif self._thread is not None and not self._thread.is_alive():
+            elif self._thread is not None and self._thread.is_alive():
+                return self._waiting  # another caller started it while this one waited for the lock
+            elif self._thread is not None:
                 # Only a BaseException out of a send ends the thread; the ids it left keep their queue.
                 logger.error("inbox.route_publisher_restarted", extra={"waiting": self._waiting.qsize()})
-            if self._pid != pid or self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, args=(self._waiting,), name="route-publisher", daemon=True
-                )
-                self._thread.start()
-                self._pid = pid
+            self._thread = threading.Thread(
+                target=self._run, args=(self._waiting,), name="route-publisher", daemon=True
+            )
+            self._thread.start()
+            self._pid = pid
             return self._waiting
 
     def _run(self, waiting: queue.Queue[int | threading.Event]) -> None:

@@ -71,6 +71,17 @@ def _aborted_exceptions() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, RequestAborted))
 
 
+async def _get(handler: ASGIHandler, path: str) -> int:
+    app = Communicator(handler, path)
+    await app.send({"type": "http.request", "body": b""})
+    start = await app.receive()
+    assert start["type"] == "http.response.start"
+    await app.receive()  # the body
+    await app.send({"type": "http.disconnect"})  # what daphne sends after every response
+    await app.finished()
+    return int(start["status"])
+
+
 def test_the_web_process_uses_this_projects_handler_on_django_5() -> None:
     assert django.VERSION[0] == 5, "review controlplane/asgi_handler.py for this Django version"
     assert handler_class() is WebASGIHandler
@@ -81,13 +92,7 @@ def test_the_web_process_uses_this_projects_handler_on_django_5() -> None:
 async def test_a_served_request_leaves_no_aborted_exception_for_the_collector(collector_paused: None) -> None:
     before = _aborted_exceptions()
     for _ in range(3):
-        app = Communicator(WebASGIHandler(), "/healthz")
-        await app.send({"type": "http.request", "body": b""})
-        start = await app.receive()
-        assert start["type"] == "http.response.start" and start["status"] == 200
-        await app.receive()  # the body
-        await app.send({"type": "http.disconnect"})  # what daphne sends after every response
-        await app.finished()
+        assert await _get(WebASGIHandler(), "/healthz") == 200
     # Django's own handler leaves one unreachable RequestAborted (and the request with it) per request.
     assert _aborted_exceptions() == before
 
@@ -123,16 +128,6 @@ async def test_an_unexpected_message_after_the_body_is_still_an_error() -> None:
 
     with pytest.raises(AssertionError, match="Invalid ASGI message after request body: http.request"):
         await WebASGIHandler().listen_for_disconnect(receive)
-
-
-async def _get(handler: ASGIHandler, path: str) -> int:
-    app = Communicator(handler, path)
-    await app.send({"type": "http.request", "body": b""})
-    start = await app.receive()
-    await app.receive()  # the body
-    await app.send({"type": "http.disconnect"})
-    await app.finished()
-    return int(start["status"])
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
