@@ -1,12 +1,12 @@
 """Tests for rtms.zoom.protocol: enumerations (§2.2, §2.4), events (§4.6), dedupe keys (§4.5),
-event-WebSocket frames (§5) and RTMS socket messages (§2.3) of zoom-protocol.md."""
+event-WebSocket frames (§5) and RTMS socket messages (§2.3) of zoom-protocol.md. Properties under
+hostile input, and round trips, are in test_protocol_properties.py."""
 
 from __future__ import annotations
 
 import base64
 import copy
 import json
-import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,6 @@ from rtms.zoom.protocol import (
     StatusCode,
     StopReason,
     StreamCloseResp,
-    StreamState,
     StreamStateUpdate,
     TrackingField,
     TranscriptData,
@@ -50,6 +49,7 @@ from rtms.zoom.protocol import (
     UnknownMessage,
     UrlValidation,
     WsMessage,
+    ZoomStreamState,
     client_ready_ack,
     data_centre_hint,
     dedupe_key,
@@ -115,7 +115,7 @@ def rtms_stopped(stop_reason: Any = 1) -> dict[str, Any]:
         (MessageType, 0, 29),
         (StatusCode, 0, 45),
         (StopReason, 0, 26),
-        (StreamState, 0, 6),
+        (ZoomStreamState, 0, 6),
         (SessionState, 0, 5),
         (EventType, 0, 14),
         (TranscriptLanguage, -1, 36),
@@ -139,7 +139,7 @@ def test_enum_names_match_the_doc_when_spot_checked() -> None:
     assert int(StatusCode.INTERNAL_EXCEPTION) == 45
     assert int(StopReason.MEETING_ENDED) == 6 and int(StopReason.STREAM_REVOKED) == 8
     assert int(StopReason.AUTHENTICATION_FAILURE) == 18 and int(StopReason.KEEP_ALIVE_TIMEOUT) == 24
-    assert int(StreamState.TERMINATED) == 4 and int(SessionState.STOPPED) == 5
+    assert int(ZoomStreamState.TERMINATED) == 4 and int(SessionState.STOPPED) == 5
     assert int(EventType.MEDIA_CONNECTION_INTERRUPTED) == 7
     assert int(TranscriptLanguage.NONE) == -1 and int(TranscriptLanguage.ENGLISH) == 9
     assert int(TranscriptLanguage.VIETNAMESE) == 36
@@ -463,99 +463,6 @@ def test_parse_event_error_message_does_not_echo_the_value() -> None:
     assert "secret@example.com" not in str(excinfo.value)
 
 
-_JUNK: list[Any] = [
-    None,
-    True,
-    False,
-    0,
-    -1,
-    2**200,
-    1.5,
-    float("nan"),
-    "",
-    "x" * 100_000,
-    "\x00",
-    "\udcff",
-    "🙂",
-    [],
-    [None],
-    {},
-    {"a": {"b": {"c": []}}},
-]
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    value = copy.deepcopy(value)
-    target = value
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = new
-    return value
-
-
-_VALID_EVENTS: list[dict[str, Any]] = [
-    meeting_started(tracking_fields=[{"field": "f", "value": "v"}], host_email="h@example.com"),
-    _set(meeting_started(end_time="2021-07-13T22:44:51Z"), "event", "meeting.ended"),
-    rtms_started(account_id="a", meeting_id=5),
-    rtms_stopped(6),
-    {
-        "event": "rtms.concurrency_limited",
-        "event_ts": 1,
-        "payload": {"operator_id": "o", "concurrency_number": 1, "id_field": {"meeting_uuid": "m"}},
-    },
-    {"event": "endpoint.url_validation", "event_ts": 1, "payload": {"plainToken": "t"}},
-]
-
-
-@pytest.mark.parametrize("valid", _VALID_EVENTS, ids=lambda body: str(body["event"]))
-def test_parse_event_raises_only_protocol_error_when_any_field_is_replaced_by_junk(
-    valid: dict[str, Any],
-) -> None:
-    parse_event(valid)  # the seed itself is valid
-    for path in _paths(valid):
-        for junk in _JUNK:
-            try:
-                parse_event(_replace(valid, path, junk))
-            except ProtocolError:
-                pass
-
-
-def test_parse_event_raises_only_protocol_error_when_fed_random_structures() -> None:
-    rng = random.Random(20260207)
-    leaves: list[Any] = [
-        *_JUNK,
-        "meeting.started",
-        "meeting.rtms_started",
-        "rtms.concurrency_limited",
-        1626230691572,
-    ]
-
-    def junk(depth: int) -> Any:
-        if depth > 3 or rng.random() < 0.4:
-            return rng.choice(leaves)
-        if rng.random() < 0.5:
-            return [junk(depth + 1) for _ in range(rng.randint(0, 3))]
-        keys = ["event", "event_ts", "payload", "object", "id", "uuid", "server_urls", "stop_reason", "x"]
-        return {rng.choice(keys): junk(depth + 1) for _ in range(rng.randint(0, 4))}
-
-    for _ in range(3000):
-        try:
-            parse_event(junk(0))
-        except ProtocolError:
-            pass
-
-
 def test_dedupe_key_raises_protocol_error_when_payload_nesting_is_absurdly_deep() -> None:
     deep: Any = "x"
     for _ in range(100_000):
@@ -832,13 +739,13 @@ def test_parse_rtms_message_reads_data_handshake_resp() -> None:
 
 def test_parse_rtms_message_reads_stream_state_update() -> None:
     message = parse_rtms_message({"msg_type": 8, "state": 4, "reason": 6, "timestamp": 1727384349123})
-    assert message == StreamStateUpdate(StreamState.TERMINATED, StopReason.MEETING_ENDED, 1727384349123)
+    assert message == StreamStateUpdate(ZoomStreamState.TERMINATED, StopReason.MEETING_ENDED, 1727384349123)
     # The events sample reads `stop_reason`; accepted as well.
     assert parse_rtms_message({"msg_type": 8, "state": 2, "stop_reason": 14}) == StreamStateUpdate(
-        StreamState.INTERRUPTED, StopReason.DATA_CONNECTION_INTERRUPTED, None
+        ZoomStreamState.INTERRUPTED, StopReason.DATA_CONNECTION_INTERRUPTED, None
     )
     assert parse_rtms_message({"msg_type": 8, "state": 1}) == StreamStateUpdate(
-        StreamState.ACTIVE, None, None
+        ZoomStreamState.ACTIVE, None, None
     )
 
 
@@ -958,43 +865,6 @@ def test_parse_rtms_message_raises_protocol_error_naming_the_field_when_malforme
     with pytest.raises(ProtocolError) as excinfo:
         parse_rtms_message(obj)
     assert field in str(excinfo.value)
-
-
-_VALID_RTMS: list[dict[str, Any]] = [
-    {"msg_type": 2, "status_code": 0, "reason": "", "media_server": {"server_urls": {"audio": "wss://a"}}},
-    {"msg_type": 4, "status_code": 0, "media_params": {"audio": {"codec": 1}}},
-    {"msg_type": 8, "state": 4, "reason": 6, "timestamp": 1},
-    {"msg_type": 9, "state": 5, "stop_reason": 1, "timestamp": 1, "rtms_session_id": "s"},
-    {"msg_type": 6, "event": {"event_type": 3, "participants": [{"user_id": 1, "user_name": "n"}]}},
-    {"msg_type": 12, "timestamp": 1, "sequence": 2},
-    {
-        "msg_type": 17,
-        "content": {
-            "user_id": 1,
-            "user_name": "n",
-            "data": "t",
-            "timestamp": 1,
-            "start_time": 1,
-            "end_time": 2,
-            "language": 9,
-        },
-    },
-    {"msg_type": 14, "content": {"user_id": 1, "user_name": "n", "data": "AAAA", "timestamp": 1}},
-    {"msg_type": 22, "rtms_stream_id": "s", "status_code": 0, "reason": "OK", "timestamp": 1},
-]
-
-
-@pytest.mark.parametrize("valid", _VALID_RTMS, ids=lambda m: f"msg_type-{m['msg_type']}")
-def test_parse_rtms_message_raises_only_protocol_error_when_any_field_is_replaced_by_junk(
-    valid: dict[str, Any],
-) -> None:
-    parse_rtms_message(valid)
-    for path in _paths(valid):
-        for junk in _JUNK:
-            try:
-                parse_rtms_message(_replace(valid, path, junk))
-            except ProtocolError:
-                pass
 
 
 def test_parse_rtms_message_tolerates_unknown_extra_keys() -> None:
