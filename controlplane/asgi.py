@@ -7,11 +7,11 @@ import os
 
 import django
 
-from controlplane.asgi_handler import handler_class
+from controlplane.runtime.django_asgi import handler_class
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
 # Django must be set up before anything imports models (the consumers do). What get_asgi_application()
-# does, with this project's HTTP handler (controlplane/asgi_handler.py).
+# does, with this project's HTTP handler (controlplane/runtime/django_asgi.py).
 django.setup(set_prefix=False)
 django_asgi_app = handler_class()()
 

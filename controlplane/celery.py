@@ -7,7 +7,7 @@ import os
 
 from celery import Celery, signals
 
-from controlplane import worker_watchdog
+from controlplane.runtime import celery_worker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
 
@@ -15,9 +15,10 @@ app = Celery("controlplane")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# A worker that stops consuming after a broker restart restarts itself (controlplane/worker_watchdog.py).
-signals.worker_ready.connect(worker_watchdog.on_worker_ready, weak=False)
-signals.worker_shutting_down.connect(worker_watchdog.on_worker_shutting_down, weak=False)
+# A worker that stops consuming after a broker restart restarts itself
+# (controlplane/runtime/celery_worker.py).
+signals.worker_ready.connect(celery_worker.on_worker_ready, weak=False)
+signals.worker_shutting_down.connect(celery_worker.on_worker_shutting_down, weak=False)
 
 
 @signals.worker_process_shutdown.connect(weak=False)

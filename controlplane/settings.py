@@ -109,8 +109,8 @@ DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 if DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE:
     raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 while DB_POOL_MAX_SIZE is set (pooled connections)")
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
-# The web process serves HTTP requests on this many threads (controlplane/asgi_handler.py); each uses at
-# most one connection per database while it serves a request, so a pool smaller than this would keep
+# The web process serves HTTP requests on this many threads (controlplane/runtime/django_asgi.py); each uses
+# at most one connection per database while it serves a request, so a pool smaller than this would keep
 # requests waiting for connections.
 WEB_REQUEST_THREADS = env_int("WEB_REQUEST_THREADS", 8, minimum=1)
 if DB_POOL_MAX_SIZE and DB_POOL_MAX_SIZE < WEB_REQUEST_THREADS:
@@ -302,9 +302,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery (JSON only, late acks; docs/deploy.md explains the queues) -----------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-# kombu's Redis transport with one fix: a busy worker must survive losing Redis (controlplane/broker.py).
+# kombu's Redis transport with one fix: a busy worker must survive losing Redis
+# (controlplane/runtime/kombu_redis.py; kombu's own transport on a kombu it was not written against).
 if CELERY_BROKER_URL.startswith("redis://"):
-    CELERY_BROKER_TRANSPORT = "controlplane.broker:Transport"
+    CELERY_BROKER_TRANSPORT = "controlplane.runtime.kombu_redis:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # Celery keeps a result backend per thread unless told it is thread-safe, and Django's ASGI handler runs

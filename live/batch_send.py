@@ -1,58 +1,11 @@
-"""Many group messages in one Redis round trip.
+"""Many group messages in one Redis round trip: how the gateway publishes a flush to the live pages.
 
-A busy gateway commits segments of hundreds of meetings per flush, one group message per meeting. With
-``group_send`` each is a PUBLISH awaited on its own: a thousand round trips every 100 ms, most of the
-gateway's time for nothing (bench/gateway.py). ``group_send_many`` pipelines them, per Redis shard.
-
-It reaches into channels_redis's pub/sub layer (the shard's client, its lock and its channel naming), which
-has no public batch call; the version is pinned in requirements.txt. Any other layer, or a layer whose
-internals moved, gets the plain ``group_send`` loop, so a changed dependency degrades speed, never delivery
-(tests/integration/test_live_batch_send.py proves both paths against real Redis).
+The pipelining reaches into channels_redis's internals, so it lives with the other runtime patches
+(controlplane/runtime/channels_redis_pubsub.py, docs/patches.md); this is the name the live side uses.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from controlplane.runtime.channels_redis_pubsub import GroupMessage, group_send_many
 
-GroupMessage = tuple[str, dict[str, Any]]
-
-
-async def group_send_many(layer: Any, messages: list[GroupMessage]) -> None:
-    """Send each (group, message) as ``layer.group_send`` would, in order per group."""
-    if not messages:
-        return
-    shards = _pipelined_shards(layer, messages)
-    if shards is None:
-        for group, message in messages:
-            await layer.group_send(group, message)
-        return
-    for shard, items in shards:
-        async with shard._lock:
-            shard._ensure_redis()
-            async with shard._redis.pipeline(transaction=False) as pipe:
-                for channel, payload in items:
-                    pipe.publish(channel, payload)
-                await pipe.execute()
-
-
-def _pipelined_shards(
-    layer: Any, messages: list[GroupMessage]
-) -> list[tuple[Any, list[tuple[str, bytes]]]] | None:
-    """The PUBLISHes grouped by shard, or None when ``layer`` is not the pub/sub layer we know."""
-    try:
-        from channels_redis.pubsub import RedisPubSubChannelLayer
-    except ImportError:
-        return None
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return None
-    inner = layer._get_layer()
-    if not all(hasattr(inner, name) for name in ("_get_group_channel_name", "_get_shard")):
-        return None
-    by_shard: dict[int, tuple[Any, list[tuple[str, bytes]]]] = {}
-    for group, message in messages:
-        channel = inner._get_group_channel_name(group)
-        shard = inner._get_shard(channel)
-        if not all(hasattr(shard, name) for name in ("_lock", "_ensure_redis")):
-            return None
-        by_shard.setdefault(id(shard), (shard, []))[1].append((channel, layer.serialize(message)))
-    return list(by_shard.values())
+__all__ = ["GroupMessage", "group_send_many"]

@@ -16,9 +16,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
-from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
+from controlplane.runtime.channels_consumer import JsonConsumerWithoutConnectionCheck
 from live.cursor import CursorError, format_cursor, fresh_segments, gaps, parse_cursor
 from live.groups import LIST_GROUP, meeting_group
 from live.selectors import (
@@ -59,16 +57,10 @@ def _query_param(scope: dict[str, Any], name: str) -> str | None:
     return values[-1] if values else None
 
 
-class _Consumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels closes stale database connections before every message, a thread hop each: a quarter
-        of a busy web process's time in bench/fanout.py, where most messages touch no database at all.
-        These consumers reach the database only through ``rtms.asyncdb.db``, which closes stale
-        connections itself, in the thread where the query runs."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"no handler for message type {message.get('type')!r}")
-        await handler(message)
+# Without Channels' stale-connection check before every message (a runtime patch, docs/patches.md): these
+# consumers reach the database only through ``rtms.asyncdb.db``, which closes stale connections itself, in
+# the thread where the query runs.
+_Consumer = JsonConsumerWithoutConnectionCheck
 
 
 class TranscriptConsumer(_Consumer):

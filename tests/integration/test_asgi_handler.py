@@ -1,5 +1,5 @@
 """The web process's ASGI handler: Django's, with the middleware chain entered once per request on a fixed
-pool of threads and without its per-request reference cycle (controlplane/asgi_handler.py)."""
+pool of threads and without its per-request reference cycle (controlplane/runtime/django_asgi.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from django.db import connections
 
 from controlplane import health
 from controlplane.asgi import django_asgi_app
-from controlplane.asgi_handler import WebASGIHandler, handler_class
+from controlplane.runtime.django_asgi import WebASGIHandler, handler_class
 
 DEADLINE_S = 10.0
 
@@ -83,7 +83,7 @@ async def _get(handler: ASGIHandler, path: str) -> int:
 
 
 def test_the_web_process_uses_this_projects_handler_on_django_5() -> None:
-    assert django.VERSION[0] == 5, "review controlplane/asgi_handler.py for this Django version"
+    assert django.VERSION[0] == 5, "review controlplane/runtime/django_asgi.py for this Django version"
     assert handler_class() is WebASGIHandler
     assert type(django_asgi_app) is WebASGIHandler
 

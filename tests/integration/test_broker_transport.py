@@ -1,4 +1,5 @@
-"""controlplane/broker.py against a real Redis: a late ack on a channel whose connection is gone."""
+"""controlplane/runtime/kombu_redis.py against a real Redis: a late ack on a channel whose connection is
+gone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from kombu import Connection
 
-from controlplane.broker import QoS
+from controlplane.runtime.kombu_redis import QoS
 
 
 @pytest.mark.parametrize("settle", ["ack", "reject"])
@@ -17,7 +18,7 @@ def test_settling_a_message_after_its_connection_closed_does_not_raise(settle: s
     """A task that finishes after the broker connection dropped acks on the old channel. kombu's Redis
     transport raised AttributeError there, which Celery took as unrecoverable and the worker exited."""
     queue_name = f"broker-test-{uuid.uuid4().hex}"
-    conn = Connection(os.environ["REDIS_URL"], transport="controlplane.broker:Transport")
+    conn = Connection(os.environ["REDIS_URL"], transport="controlplane.runtime.kombu_redis:Transport")
     queue = conn.SimpleQueue(queue_name)
     try:
         queue.put({"n": 1})
@@ -33,7 +34,7 @@ def test_settling_a_message_after_its_connection_closed_does_not_raise(settle: s
         getattr(message, settle)()  # must not raise
         assert message.delivery_tag not in (qos._delivered or {})
     finally:
-        cleanup = Connection(os.environ["REDIS_URL"], transport="controlplane.broker:Transport")
+        cleanup = Connection(os.environ["REDIS_URL"], transport="controlplane.runtime.kombu_redis:Transport")
         try:
             default_channel: Any = cleanup.default_channel
             client = default_channel.client

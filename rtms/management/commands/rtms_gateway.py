@@ -22,11 +22,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import start_http_server
 
+from controlplane.runtime.asyncio_tls import limit_tls_read_buffers
 from regions.models import Region
 from rtms.gateway import metrics
 from rtms.gateway.notify import listen_for_region
 from rtms.gateway.runner import Gateway, GatewayConfig
-from rtms.zoom.media import MediaClientConfig, limit_tls_read_buffers
+from rtms.zoom.media import MediaClientConfig
 
 logger = logging.getLogger(__name__)
 

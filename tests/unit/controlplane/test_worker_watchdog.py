@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controlplane.worker_watchdog import StallDetector, queue_keys
+from controlplane.runtime.celery_worker import StallDetector, queue_keys
 
 
 def test_waiting_work_with_a_free_slot_for_a_whole_window_is_a_stall() -> None:
@@ -48,11 +48,12 @@ def test_every_priority_list_of_a_queue_is_counted() -> None:
 
 
 def test_putting_back_unacked_messages_after_the_transport_let_go_does_not_kill_the_worker() -> None:
-    """kombu raises AttributeError here (controlplane/broker.py); Celery would call it unrecoverable."""
+    """kombu raises AttributeError here (controlplane/runtime/kombu_redis.py); Celery would call it
+    unrecoverable."""
     from contextlib import contextmanager
     from typing import Any
 
-    from controlplane.broker import QoS
+    from controlplane.runtime.kombu_redis import QoS
 
     class DetachedChannel:
         do_restore = True

@@ -14,7 +14,7 @@ import hmac
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,18 +28,6 @@ from zoomsim.tls import ensure_tls_files
 
 SIGNALING_PATH = "/signal"
 MEDIA_KEYS = ("transcript", "audio")
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` (never asserts timing)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 def expected_signature(client_id: str, client_secret: str, meeting_uuid: str, stream_id: str) -> str:

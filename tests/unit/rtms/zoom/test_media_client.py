@@ -1,6 +1,7 @@
 """The RTMS media client against a scripted server on 127.0.0.1 (zoom-protocol.md §2, §3; §2.6 table).
 
-No database. Every wait is a poll with a deadline; no test asserts how long anything took.
+No database. Every wait for something to happen is a poll with a deadline (tests/eventually.py); the
+only fixed waits are windows in which something must not happen. No test asserts how long anything took.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from rtms.zoom.transport import (
     StreamTarget,
     split_server_urls,
 )
+from tests.eventually import eventually_async
 from tests.unit.rtms.zoom.media_server import (
     RecordingSink,
     ScriptedRtmsServer,
-    eventually,
     expected_signature,
     make_tls_files,
 )
@@ -89,7 +90,7 @@ async def running(
 
 
 async def ready(run: Running, count: int = 1) -> None:
-    await eventually(lambda: run.ready_count() >= count, what=f"{count} ready")
+    await eventually_async(lambda: run.ready_count() >= count, what=f"{count} ready")
 
 
 def transcript(n: int) -> dict[str, Any]:
@@ -135,7 +136,7 @@ async def test_ready_ack_follows_every_media_handshake_when_audio_is_enabled() -
     async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret) as server:
         async with running(target_for(server)) as run:
             await ready(run)
-            await eventually(lambda: server.count("signaling", 5) == 1, what="subscription")
+            await eventually_async(lambda: server.count("signaling", 5) == 1, what="subscription")
             ack = server.log.index(("signaling", 7))
             assert ack > server.log.index(("transcript", 3))
             assert ack > server.log.index(("audio", 3))
@@ -166,7 +167,10 @@ async def test_keep_alives_are_answered_on_each_socket_when_the_server_asks() ->
                 await server.send(kind, {"msg_type": 12, "sequence": seq, "timestamp": 1727384349000 + seq})
             for seq, kind in enumerate(("signaling", "transcript", "audio"), start=41):
                 conn = server.latest(kind)
-                answers = await eventually(lambda c=conn: c.of_type(13), what=f"{kind} keep-alive")  # type: ignore[misc]
+                answers = await eventually_async(
+                    lambda c=conn: c.of_type(13),  # type: ignore[misc]
+                    what=f"{kind} keep-alive",
+                )
                 assert answers == [{"msg_type": 13, "sequence": seq, "timestamp": 1727384349000 + seq}]
     # Each answer is reported with its age: from Zoom's timestamp (here long past) to our answer.
     assert sorted(kind for kind, _ in observed) == ["audio", "signaling", "transcript"]
@@ -183,7 +187,7 @@ async def test_transcript_and_audio_reach_the_sink_in_order_when_frames_are_text
             for n in range(6):
                 await server.send("transcript", transcript(n), binary=n % 2 == 1)
                 await server.send("audio", audio(n), binary=n % 2 == 0)
-            await eventually(lambda: len(run.sink.transcripts) == 6 and len(run.sink.audio) == 6)
+            await eventually_async(lambda: len(run.sink.transcripts) == 6 and len(run.sink.audio) == 6)
             assert [t.text for t in run.sink.transcripts] == [f"line {n}" for n in range(6)]
             assert [t.user_id for t in run.sink.transcripts] == [100 + n for n in range(6)]
             assert [a.timestamp for a in run.sink.audio] == [20 * n for n in range(6)]
@@ -199,7 +203,7 @@ async def test_events_and_pause_reach_the_sink_when_sent_on_signaling() -> None:
             )
             await server.send("signaling", {"msg_type": 8, "state": 5, "timestamp": 1})
             await server.send("signaling", {"msg_type": 9, "state": 4, "rtms_session_id": "sess-1"})
-            await eventually(lambda: any(s.kind is StatusKind.RESUMED for s in run.sink.states))
+            await eventually_async(lambda: any(s.kind is StatusKind.RESUMED for s in run.sink.states))
             kinds = [e.event_type for e in run.sink.events]
             assert kinds == [EventType.FIRST_PACKET_TIMESTAMP, EventType.ACTIVE_SPEAKER_CHANGE]
             states = [s.kind for s in run.sink.states]
@@ -214,7 +218,7 @@ async def test_a_malformed_frame_is_skipped_when_later_frames_are_good() -> None
             await server.latest("transcript").ws.send(b"\xff\xfe garbage")
             await server.send("transcript", {"msg_type": 17, "content": {"data": 5}})
             await server.send("transcript", transcript(1))
-            await eventually(lambda: len(run.sink.transcripts) == 1)
+            await eventually_async(lambda: len(run.sink.transcripts) == 1)
             assert len(server.of("transcript")) == 1
 
 
@@ -225,15 +229,15 @@ async def test_unknown_and_early_messages_are_tolerated_when_the_server_sends_th
     async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret, preamble=early) as server:
         async with running(target_for(server, MediaType.UNDEFINED)) as run:
             await ready(run)
-            answered = await eventually(lambda: server.latest("signaling").of_type(13))
+            answered = await eventually_async(lambda: server.latest("signaling").of_type(13))
             assert answered == [{"msg_type": 13, "sequence": 3, "timestamp": 77}]
             await server.send("signaling", {"msg_type": 99, "anything": [1, 2]})
             await server.send("signaling", {"msg_type": 22, "status_code": 0, "reason": "OK"})
             await server.send("signaling", {"msg_type": 6, "event": {"event_type": 55}})
             await server.send("transcript", {"msg_type": 18, "content": {"data": "chat"}})
             await server.send("transcript", transcript(1))
-            await eventually(lambda: len(run.sink.transcripts) == 1)
-            await eventually(lambda: [e.event_type for e in run.sink.events][-1:] == [55])
+            await eventually_async(lambda: len(run.sink.transcripts) == 1)
+            await eventually_async(lambda: [e.event_type for e in run.sink.events][-1:] == [55])
             assert len(server.of("signaling")) == 1
     assert not [r for r in caplog.records if r.name == "rtms.zoom.media" and r.levelname == "ERROR"]
 
@@ -266,7 +270,7 @@ async def test_refused_media_handshake_ends_with_its_status_when_audio_is_not_su
             outcome = await run.outcome()
             assert (outcome.kind, outcome.status_code, outcome.error) == (OutcomeKind.REFUSED, 9, "audio")
             assert server.count("signaling", 7) == 0  # never ready: no CLIENT_READY_ACK
-            await eventually(lambda: all(c.closed.is_set() for c in server.conns))
+            await eventually_async(lambda: all(c.closed.is_set() for c in server.conns))
 
 
 # ---- stop reasons (§2.4.10 via stop_policy) ------------------------------------------------------
@@ -294,7 +298,7 @@ async def test_terminated_stream_ends_per_stop_policy_when_zoom_stops_it(
             await server.send("signaling", {"msg_type": 8, "state": 4, "reason": int(reason)})
             outcome = await run.outcome()
             assert (outcome.kind, outcome.stop_reason, outcome.policy) == (kind, reason, policy)
-            await eventually(lambda: all(c.closed.is_set() for c in server.conns))
+            await eventually_async(lambda: all(c.closed.is_set() for c in server.conns))
             assert {c.close_code for c in server.conns} == {1000}
             assert len(server.of("signaling")) == 1
             assert run.sink.states[-1].kind is StatusKind.STOPPED and run.sink.states[-1].reason == reason
@@ -329,16 +333,16 @@ async def test_media_interruption_reconnects_only_the_media_socket_when_zoom_rep
             await ready(run)
             first = server.latest("transcript")
             await server.send("signaling", signal)
-            await eventually(lambda: len(server.of("transcript")) == 2, what="media reconnect")
-            await eventually(lambda: server.latest("transcript").of_type(3), what="media handshake")
+            await eventually_async(lambda: len(server.of("transcript")) == 2, what="media reconnect")
+            await eventually_async(lambda: server.latest("transcript").of_type(3), what="media handshake")
             await first.closed.wait()
             assert first.close_code == 1000
             assert len(server.of("signaling")) == 1 and not server.latest("signaling").closed.is_set()
-            await eventually(lambda: server.count("signaling", 7) == 1, what="first ready ack")
+            await eventually_async(lambda: server.count("signaling", 7) == 1, what="first ready ack")
             await server_quiet()
             assert server.count("signaling", 1) == 1 and server.count("signaling", 7) == 1
             await server.send("transcript", transcript(5))
-            await eventually(lambda: [t.text for t in run.sink.transcripts] == ["line 5"])
+            await eventually_async(lambda: [t.text for t in run.sink.transcripts] == ["line 5"])
 
 
 async def test_media_interruption_naming_a_type_reconnects_only_that_socket_when_audio_is_on() -> None:
@@ -346,7 +350,7 @@ async def test_media_interruption_naming_a_type_reconnects_only_that_socket_when
         async with running(target_for(server)) as run:
             await ready(run)
             await server.send("signaling", {"msg_type": 6, "event": {"event_type": 7, "media_type": 1}})
-            await eventually(lambda: len(server.of("audio")) == 2 and server.latest("audio").of_type(3))
+            await eventually_async(lambda: len(server.of("audio")) == 2 and server.latest("audio").of_type(3))
             assert len(server.of("transcript")) == 1 and not server.latest("transcript").closed.is_set()
             assert len(server.of("signaling")) == 1
 
@@ -361,7 +365,7 @@ async def test_both_media_signals_for_one_loss_reconnect_once_when_sent_together
             await ready(run)
             await server.send("signaling", EVENT_7)
             await server.send("signaling", STATE_2_14)
-            await eventually(
+            await eventually_async(
                 lambda: len(server.of("transcript")) == 2 and server.latest("transcript").of_type(3)
             )
             await server_quiet()
@@ -373,11 +377,13 @@ async def test_media_signal_after_a_drop_reconnects_only_the_dropped_socket_when
         async with running(target_for(server)) as run:
             await ready(run)
             server.drop("audio")
-            await eventually(lambda: any(s.detail.startswith("media_audio") for s in run.sink.states))
+            await eventually_async(lambda: any(s.detail.startswith("media_audio") for s in run.sink.states))
             await server.send("signaling", EVENT_7)
             await server.send("signaling", STATE_2_14)
-            await eventually(lambda: len(server.of("audio")) == 2 and server.latest("audio").of_type(3))
-            await asyncio.sleep(3 * CONFIG.media_grace_s)  # past the grace: nothing else may restart
+            await eventually_async(lambda: len(server.of("audio")) == 2 and server.latest("audio").of_type(3))
+            # Past the grace: nothing else may restart. The grace elapsing is what is under test (a wrong
+            # restart would come only after it), so this waits out time rather than a condition.
+            await asyncio.sleep(3 * CONFIG.media_grace_s)
             assert len(server.of("transcript")) == 1 and not server.latest("transcript").closed.is_set()
             assert len(server.of("signaling")) == 1 and len(server.of("audio")) == 2
 
@@ -389,8 +395,10 @@ async def test_media_signal_before_the_drop_is_seen_reconnects_only_the_dropped_
             await server.send("signaling", EVENT_7)
             await server.send("signaling", STATE_2_14)
             server.drop("audio")
-            await eventually(lambda: len(server.of("audio")) == 2 and server.latest("audio").of_type(3))
-            await asyncio.sleep(3 * CONFIG.media_grace_s)  # past the grace: nothing else may restart
+            await eventually_async(lambda: len(server.of("audio")) == 2 and server.latest("audio").of_type(3))
+            # Past the grace: nothing else may restart. The grace elapsing is what is under test (a wrong
+            # restart would come only after it), so this waits out time rather than a condition.
+            await asyncio.sleep(3 * CONFIG.media_grace_s)
             assert len(server.of("transcript")) == 1 and not server.latest("transcript").closed.is_set()
             assert len(server.of("signaling")) == 1 and len(server.of("audio")) == 2
 
@@ -400,12 +408,12 @@ async def test_ambiguous_media_signal_restarts_every_media_socket_when_none_went
         async with running(target_for(server)) as run:
             await ready(run)
             await server.send("signaling", EVENT_7)
-            await eventually(lambda: len(server.of("transcript")) == 2 and len(server.of("audio")) == 2)
-            await eventually(
+            await eventually_async(lambda: len(server.of("transcript")) == 2 and len(server.of("audio")) == 2)
+            await eventually_async(
                 lambda: server.latest("audio").of_type(3) and server.latest("transcript").of_type(3)
             )
             assert len(server.of("signaling")) == 1
-            await eventually(lambda: server.count("signaling", 7) == 1)
+            await eventually_async(lambda: server.count("signaling", 7) == 1)
             await server_quiet()
             assert server.count("signaling", 7) == 1  # no second CLIENT_READY_ACK
 
@@ -418,12 +426,12 @@ async def test_dropped_media_socket_reconnects_alone_after_backoff_when_it_dies(
             await ready(run)
             server.drop("transcript")
             # The first re-handshake is refused as a duplicate (16), the next one succeeds.
-            await eventually(
+            await eventually_async(
                 lambda: len(server.of("transcript")) == 3 and server.latest("transcript").of_type(3)
             )
             assert len(server.of("signaling")) == 1 and len(server.of("audio")) == 1
             await server.send("transcript", transcript(2))
-            await eventually(lambda: len(run.sink.transcripts) == 1)
+            await eventually_async(lambda: len(run.sink.transcripts) == 1)
 
 
 async def test_signaling_drop_reconnects_both_after_backoff_when_closed_abnormally() -> None:
@@ -432,12 +440,12 @@ async def test_signaling_drop_reconnects_both_after_backoff_when_closed_abnormal
             await ready(run)
             # The client reports ready right after sending its ack; let this side read the ack before the
             # drop, or the abort throws it away unread and the count below can never reach two.
-            await eventually(lambda: server.count("signaling", 7) == 1, what="first ready ack")
+            await eventually_async(lambda: server.count("signaling", 7) == 1, what="first ready ack")
             old = [server.latest(k) for k in ("transcript", "audio")]
             server.drop("signaling")
             await ready(run, 2)
             assert [len(server.of(k)) for k in ("signaling", "transcript", "audio")] == [2, 2, 2]
-            await eventually(lambda: server.count("signaling", 7) == 2, what="second ready ack")
+            await eventually_async(lambda: server.count("signaling", 7) == 2, what="second ready ack")
             for conn in old:
                 await conn.closed.wait()
                 assert conn.close_code == 1000
@@ -466,7 +474,7 @@ async def test_failover_moves_to_the_new_urls_and_closes_the_old_sockets_when_rt
             run.session.failover(target_for(new, generation=2))
             await ready(run, 2)
             assert [c.kind for c in new.conns] == ["signaling", "transcript", "audio"]
-            await eventually(lambda: new.count("signaling", 7) == 1, what="ready ack on the new server")
+            await eventually_async(lambda: new.count("signaling", 7) == 1, what="ready ack on the new server")
             for conn in old.conns:
                 await conn.closed.wait()
                 assert conn.close_code == 1000
@@ -478,6 +486,8 @@ async def test_failover_moves_to_the_new_urls_and_closes_the_old_sockets_when_rt
 
 async def server_quiet() -> None:
     # Give a wrongly scheduled reconnect a chance to show up; the assertions after it are on state.
+    # A fixed wait on purpose: what follows asserts that something did NOT happen, and an absence has no
+    # condition to poll for. Yielding in small steps lets every task on the loop run meanwhile.
     for _ in range(20):
         await asyncio.sleep(0.01)
 
@@ -486,7 +496,7 @@ async def test_keepalive_silence_re_handshakes_when_nothing_arrives() -> None:
     config = replace(CONFIG, keepalive_timeout_s=0.3)
     async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret) as server:
         async with running(target_for(server, MediaType.UNDEFINED), config=config) as run:
-            await eventually(lambda: server.count("signaling", 1) >= 2, what="re-handshake")
+            await eventually_async(lambda: server.count("signaling", 1) >= 2, what="re-handshake")
             assert server.conns[0].kind == "signaling"
             await server.conns[0].closed.wait()
             assert server.conns[0].close_code == 1000
@@ -536,7 +546,7 @@ async def test_cancelling_run_closes_the_sockets_when_the_gateway_is_torn_down()
         sink = RecordingSink()
         session = WebSocketTransport(CREDS, CONFIG).open(target_for(server), sink)
         task = asyncio.create_task(session.run(asyncio.Event()))
-        await eventually(lambda: any(s.kind is StatusKind.READY for s in sink.states))
+        await eventually_async(lambda: any(s.kind is StatusKind.READY for s in sink.states))
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -640,28 +650,3 @@ def test_without_a_ca_file_the_system_trust_store_is_loaded_once_and_always_veri
     assert context is system_tls_context()  # shared by every socket, not rebuilt per connection
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
-
-
-async def test_with_small_tls_read_buffers_frames_larger_than_a_buffer_arrive_whole(tmp_path: Path) -> None:
-    """The gateway reads TLS in 16 KiB chunks (limit_tls_read_buffers): a bigger frame takes several reads."""
-    import asyncio.sslproto
-
-    from rtms.zoom.media import TLS_READ_BUFFER_BYTES, limit_tls_read_buffers
-
-    default = asyncio.sslproto.SSLProtocol.max_size
-    limit_tls_read_buffers()
-    try:
-        assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BUFFER_BYTES
-        server_kw, client_context = _trusted_tls(tmp_path)
-        async with ScriptedRtmsServer(CREDS.client_id, CREDS.client_secret, **server_kw) as server:
-            async with running(target_for(server, ssl_context=client_context)) as run:
-                await ready(run)
-                long_line = "x" * (3 * TLS_READ_BUFFER_BYTES + 123)
-                frame = transcript(1)
-                frame["content"]["data"] = long_line
-                await server.send("transcript", frame)
-                await server.send("transcript", transcript(2), binary=True)
-                await eventually(lambda: len(run.sink.transcripts) == 2)
-                assert [t.text for t in run.sink.transcripts] == [long_line, "line 2"]
-    finally:
-        asyncio.sslproto.SSLProtocol.max_size = default

@@ -6,25 +6,24 @@
    new thread per request that opens a new database connection wrapper. Here the whole sync middleware
    chain and the view run in one call on one of ``WEB_REQUEST_THREADS`` long-lived threads, as in a threaded
    WSGI server: each thread keeps its connection wrapper and, like Django's WSGI handler, closes obsolete
-   connections (handing pooled ones back) before and after every request. On this project's two-core
-   benchmark machine the bare view served about twice the requests per second and the webhook about 1.8
-   times as many (docs/benchmarks.md, "ingest"). The fixed pool also bounds how many middleware chains and
-   views use the database at once (settings.py checks the connection pool is at least that large); a
-   streamed body is read by Django outside the pool, as before, on a connection of its own.
+   connections (handing pooled ones back) before and after every request (measured in docs/benchmarks.md,
+   "ingest"). The fixed pool also bounds how many middleware chains and views use the database at once
+   (settings.py checks the connection pool is at least that large); a streamed body is read by Django
+   outside the pool, as before, on a connection of its own.
 2. **No reference cycle per request.** Django 5.2's ``handle`` runs the view beside a task that waits for
    the client's ``http.disconnect`` (daphne sends one after every response). That task raises
    ``RequestAborted``, and ``handle`` re-raises it through ``task.result()`` and ignores it. The exception's
    traceback holds ``handle``'s frame, whose locals hold the task that holds the exception: a cycle that
    keeps the whole request alive until the cyclic garbage collector finds it, whose oldest-generation
-   collections took up to about 100 ms of daphne's CPU each under load. ``listen_for_disconnect`` here
+   collections paused daphne under load (docs/benchmarks.md, "ingest"). ``listen_for_disconnect`` here
    returns instead; ``handle`` treats the two the same (it waits for the first task, cancels the other,
    ignores ``RequestAborted``). The cycle is Django ticket #36700 ("ASGIHandler creates reference cycles
    that require a gc pass to free").
 
 What stays as in Django: request_started/request_finished, the response (streamed bodies included, which
-Django iterates outside the middleware chain) and every middleware's behaviour. Both changes were checked
-against Django 5.2's handler only, so ``handler_class`` uses this handler on Django 5.x and Django's own on
-any other major version.
+Django iterates outside the middleware chain) and every middleware's behaviour. Both changes rely on
+private parts of Django 5.2's handler (``_middleware_chain``, what ``handle`` does with its two tasks), so
+``handler_class`` returns Django's own handler on any other version (docs/patches.md).
 """
 
 from __future__ import annotations
@@ -33,12 +32,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import django
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase
+
+from controlplane.runtime.patch import Patch, Pin
+
+PATCH = Patch("django_asgi", (Pin("django", ((5, 2),)),))
 
 
 class WebASGIHandler(ASGIHandler):
@@ -81,5 +83,5 @@ def _with_connections_checked(
 
 
 def handler_class() -> type[ASGIHandler]:
-    """This project's handler where its premises hold (Django 5.x), else Django's own."""
-    return WebASGIHandler if django.VERSION[0] == 5 else ASGIHandler
+    """This project's handler on the Django it was written against, else Django's own (and a warning)."""
+    return WebASGIHandler if PATCH.check() else ASGIHandler

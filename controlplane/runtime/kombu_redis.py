@@ -11,6 +11,11 @@ Skipping the put-back loses nothing. The messages are still in Redis's ``unacked
 and kombu's visibility-timeout sweep redelivers them (``CELERY_VISIBILITY_TIMEOUT_SECONDS``, under Zoom's
 60 s window). When Redis itself restarted empty, there is nothing to put back into, and the inbox sweeper
 and the reconciler re-create the work from the database.
+
+The subclasses override private parts of kombu 5.7's Redis transport (``QoS.restore_unacked``, the
+channel's ``conn_or_acquire`` and ``_create_client``), so ``Transport``, the name settings.py gives Celery,
+is kombu's own transport on any other kombu version (docs/patches.md). kombu loads it by that name with the
+first broker connection of a process, which is where the version is checked.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from typing import Any
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 
+from controlplane.runtime.patch import Patch, Pin
+
 logger = logging.getLogger(__name__)
+
+PATCH = Patch("kombu_redis", (Pin("kombu", ((5, 7),)),))
 
 
 class QoS(kombu_redis.QoS):
@@ -68,8 +77,8 @@ class Channel(kombu_redis.Channel):
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
-        """kombu builds a new redis-py client object for every publish; building one cost about as much CPU
-        as the rest of the publish (bench/ingest.py, the webhook's enqueue). A client is thread-safe and
+        """kombu builds a new redis-py client object for every publish, and building one was a large part
+        of the publish's CPU (bench/ingest.py, the webhook's enqueue). A client is thread-safe and
         cheap to keep: reuse one per connection pool, and build a new one when kombu replaces the pool."""
         if client:
             yield client
@@ -81,5 +90,13 @@ class Channel(kombu_redis.Channel):
         yield shared
 
 
-class Transport(kombu_redis.Transport):
+class SurvivingTransport(kombu_redis.Transport):
     Channel = Channel
+
+
+def transport_class() -> type[kombu_redis.Transport]:
+    """This project's transport on the kombu it was written against, else kombu's own (and a warning)."""
+    return SurvivingTransport if PATCH.check() else kombu_redis.Transport
+
+
+Transport = transport_class()

@@ -11,6 +11,11 @@ a whole window, the broker answers, and the worker had a free slot the whole tim
 worker restarts in place the way Celery's own SIGHUP handler does: a warm shutdown (running tasks finish;
 with ``acks_late`` the unacknowledged ones go back to the queue), then the same command is exec'd again.
 If the warm shutdown itself hangs, the process exits with ``EX_TEMPFAIL`` so its supervisor starts a new one.
+
+What it relies on, beyond Celery's public signals: Celery 5.7's worker state (``state.reserved_requests``,
+``state.should_stop`` read as an exit code) and its SIGHUP restart (close the descriptors, exec again at
+exit), and kombu 5.7's Redis key layout for a queue's priority levels. On other versions of either the
+watchdog does not start (docs/patches.md).
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from controlplane.runtime.patch import Patch, Pin
+
 logger = logging.getLogger(__name__)
+
+PATCH = Patch("celery_worker", (Pin("celery", ((5, 7),)), Pin("kombu", ((5, 7),))))
 
 EX_OK = 0
 EX_TEMPFAIL = 75
@@ -163,6 +172,8 @@ def on_worker_ready(sender: Any, **_: Any) -> None:
     broker_url = consumer.app.conf.broker_url or ""
     if not broker_url.startswith(("redis://", "rediss://")):
         return  # the waiting-messages test reads kombu's Redis lists
+    if not PATCH.check():
+        return  # Celery's own behaviour: no watchdog
     _watchdog = WorkerWatchdog(
         broker_url=broker_url,
         queues=queues,
