@@ -31,34 +31,35 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-import psycopg
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import production_env, redis_flush  # noqa: E402
-from bench.gateway import (  # noqa: E402
+from bench.common import (  # noqa: E402
     CREDENTIALS,
-    HOST_DOMAIN,
-    PG_ADMIN_URL,
     REGION,
     BenchmarkBroke,
-    Sim,
     configure_product,
+    database_url,
     django_setup,
     fmt,
-    insert_stream,
+    migrate_all,
     parse_at,
     percentile,
+    production_env,
+    redis_flush,
+    reset_database,
     stop_process,
     tail,
+    verdict,
     wait_for,
 )
+from bench.gateway import HOST_DOMAIN, Sim, insert_stream  # noqa: E402
 
 DB_NAME = "rtms_bench_fanout"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DATABASE_URL = database_url(DB_NAME)
 REDIS_URL = "redis://127.0.0.1:6379/9"
 COMMIT_P99_MS, SEND_P99_MS = 100.0, 400.0  # issue #8 item 6
 SEGMENTS_PER_S = 5
@@ -75,12 +76,6 @@ def bench_env() -> dict[str, str]:
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
     )
-
-
-def reset_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
 
 
 def create_viewer() -> None:
@@ -195,13 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     procs: list[subprocess.Popen[bytes]] = []
     sim: Sim | None = None
     try:
-        reset_database()
+        reset_database(DB_NAME)
         redis_flush(REDIS_URL)
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate_all", "--verbosity", "0"], cwd=REPO, env=env, check=True
-        )
+        migrate_all(env)
         django_setup(env)
-        configure_product()
+        configure_product(HOST_DOMAIN)
         create_viewer()
         sim = Sim(env, tmp)
         sim.start()
@@ -326,8 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         ("zoomsim send -> client", from_send, SEND_P99_MS),
     ):
         p50, p99 = percentile(values, 50), percentile(values, 99)
-        verdict = "PASS" if values and p99 < limit else "FAIL"
-        print(f"  {label:<26} p50 {fmt(p50)} ms  p99 {fmt(p99)} ms  (target p99 < {limit:.0f} ms)  {verdict}")
+        ok = verdict(bool(values) and p99 < limit)
+        print(f"  {label:<26} p50 {fmt(p50)} ms  p99 {fmt(p99)} ms  (target p99 < {limit:.0f} ms)  {ok}")
     return 0
 
 

@@ -31,16 +31,15 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
@@ -48,37 +47,38 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import production_env  # noqa: E402
-from bench.common import redis_flush as common_redis_flush  # noqa: E402
+from bench.common import (  # noqa: E402
+    CREDENTIALS,
+    REGION,
+    BenchmarkBroke,
+    configure_product,
+    database_url,
+    django_setup,
+    fmt,
+    migrate_all,
+    parse_at,
+    percentile,
+    positive,
+    production_env,
+    redis_flush,
+    reset_database,
+    stop_process,
+    tail,
+    verdict,
+    wait_for,
+)
 
 DB_NAME = "rtms_bench_gw"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DATABASE_URL = database_url(DB_NAME)
 PG_URL = DATABASE_URL.replace("postgres://", "postgresql://", 1)
 REDIS_URL = "redis://127.0.0.1:6379/12"
-REGION = "eu-central"
 HOST_DOMAIN = "bench.example.com"
 APP_NAME = "rtms-bench-gw"  # PGAPPNAME of the product processes (their backends are found by it too)
-CREDENTIALS = {
-    "ZOOM_ACCOUNT_ID": "bench-account",
-    "ZOOM_CLIENT_ID": "bench-rtms-client-id",
-    "ZOOM_CLIENT_SECRET": "bench-rtms-client-secret-" + "y" * 16,
-    "ZOOM_WEBHOOK_SECRET_TOKEN": "bench-webhook-secret-token",
-    "ZOOM_S2S_CLIENT_ID": "bench-s2s-client-id",
-    "ZOOM_S2S_CLIENT_SECRET": "bench-s2s-client-secret-" + "z" * 16,
-    "ZOOM_EVENT_SUBSCRIPTION_ID": "bench-subscription",
-}
 # Two speakers at 1 segment/s each (time scale 1.0): 2 segments/s per stream.
 SPEECH = {"speakers": 2, "rate_per_s": 1.0, "languages": ["en"]}
 
 # Targets (issue 6 items 7 and 1).
 P99_LIMIT_MS, TARGET_N, MIN_N, MAX_KB_PER_STREAM, READY_P99_S = 250.0, 1000, 500, 150.0, 1.0
-
-T = TypeVar("T")
-
-
-class BenchmarkBroke(Exception):
-    """The benchmark could not measure (as opposed to: it measured something slow)."""
 
 
 @dataclass
@@ -100,33 +100,7 @@ class SizeResult:
     media_delays_s: list[float] = field(default_factory=list)
 
 
-# --- Small helpers ---------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    if not sorted_values:
-        return math.nan
-    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
-
-
-def fmt(value: float, digits: int = 1) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def wait_for(predicate: Callable[[], T], *, timeout: float, interval: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            if not value:
-                raise BenchmarkBroke(f"{what}: not reached within {timeout:.0f} s")
-            return value
-        time.sleep(interval)
-
-
-def parse_at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+# --- A process's CPU and memory (/proc) ------------------------------------------------------------
 
 
 def cpu_seconds(pid: int) -> float:
@@ -144,25 +118,7 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    return int(proc.returncode)
-
-
-# --- Environment, database, pinning ----------------------------------------------------------------
+# --- Environment, pinning --------------------------------------------------------------------------
 
 
 def bench_env() -> dict[str, str]:
@@ -175,16 +131,6 @@ def bench_env() -> dict[str, str]:
         REDIS_URL=REDIS_URL,
         PGAPPNAME=APP_NAME,
     )
-
-
-def reset_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def redis_flush() -> None:
-    common_redis_flush(REDIS_URL)
 
 
 @dataclass
@@ -226,29 +172,6 @@ def pin_backends(cpus: set[int] | None) -> int:
 
 
 # --- Django (in this process, with the benchmark's environment) ------------------------------------
-
-
-def django_setup(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    import django
-
-    django.setup()
-
-
-def configure_product() -> None:
-    """A residency rule for the benchmark's hosts and the default account in "api" mode."""
-    from regions.models import Region, ResidencyRule, RuleField
-    from rtms.models import ZoomAccount
-    from rtms.models.accounts import AccountMode
-
-    region = Region.objects.get(code=REGION)
-    ResidencyRule.objects.update_or_create(
-        position=1, defaults={"field": RuleField.HOST_EMAIL_DOMAIN, "value": HOST_DOMAIN, "region": region}
-    )
-    ZoomAccount.objects.update_or_create(
-        zoom_account_id=CREDENTIALS["ZOOM_ACCOUNT_ID"],
-        defaults={"mode": AccountMode.API_START, "default_region": region},
-    )
 
 
 def insert_stream(started: dict[str, Any]) -> tuple[int, datetime]:
@@ -634,9 +557,6 @@ def report(results: list[SizeResult], baseline_kb: int, sdk: SdkResult | None) -
     )
     print()
 
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
-
     passing = [r.n for r in results if r.ready == r.n and r.missing == 0 and r.p99_ms < P99_LIMIT_MS]
     best = max(passing, default=0)
     print(
@@ -685,19 +605,11 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if place.other is not None:
         os.sched_setaffinity(0, place.other)  # zoomsim and the SDK probe inherit it
     env = bench_env()
-    reset_database()
-    redis_flush()
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate_all", "--verbosity", "0"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise BenchmarkBroke(f"manage.py migrate_all failed:\n{done.stdout}{done.stderr}")
+    reset_database(DB_NAME)
+    redis_flush(REDIS_URL)
+    migrate_all(env)
     django_setup(env)
-    configure_product()
+    configure_product(HOST_DOMAIN)
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp_name:
         tmp = Path(tmp_name)
         sim = Sim(env, tmp, tls=args.tls)
@@ -771,7 +683,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
             if gateway is not None:
                 stop_process(gateway, timeout=60)
             sim.proc.stop()
-            redis_flush()
+            redis_flush(REDIS_URL)
     return 0
 
 
@@ -783,13 +695,6 @@ def parse_sizes(text: str) -> list[int]:
     if not values or any(v < 1 for v in values) or values != sorted(set(values)):
         raise argparse.ArgumentTypeError("sizes must be increasing positive integers")
     return values
-
-
-def positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -28,8 +28,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,12 +48,23 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import production_env  # noqa: E402
-from bench.common import redis_flush as common_redis_flush  # noqa: E402
+from bench.common import (  # noqa: E402
+    BenchmarkBroke,
+    database_url,
+    fmt,
+    free_port,
+    migrate_all,
+    percentile,
+    production_env,
+    redis_flush,
+    reset_database,
+    stop_process,
+    tail,
+    verdict,
+)
 
 DB_NAME = "rtms_bench"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DATABASE_URL = database_url(DB_NAME)
 REDIS_URL = "redis://127.0.0.1:6379/14"
 WEBHOOK_SECRET = "bench-webhook-secret-token"
 CELERY_QUEUE = "control"  # where rtms.route_event goes (CELERY_TASK_DEFAULT_QUEUE)
@@ -64,10 +73,6 @@ PATHS = {"bare": "/bench/bare", "webhook": "/zoom/webhook"}
 # Targets (the issue): at concurrency 50 the webhook keeps at least half the bare view's throughput and
 # at most twice its p99; at concurrency 5 its p99 stays under 50 ms.
 MIN_THROUGHPUT_RATIO, MAX_P99_RATIO, MAX_P99_MS_AT_5 = 0.5, 2.0, 50.0
-
-
-class BenchmarkBroke(Exception):
-    """The benchmark could not measure (as opposed to: it measured something slow)."""
 
 
 @dataclass
@@ -146,13 +151,6 @@ def bare_request() -> tuple[bytes, dict[str, str]]:
     return b"", {}
 
 
-def percentile_ms(sorted_s: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of latencies in seconds, in milliseconds."""
-    if not sorted_s:
-        return math.nan
-    return 1000 * sorted_s[max(0, math.ceil(p / 100 * len(sorted_s)) - 1)]
-
-
 async def _drive(
     session: aiohttp.ClientSession,
     url: str,
@@ -204,8 +202,8 @@ async def run_client(url: str, path: str, concurrency: int, duration: float, war
         )
     latencies.sort()
     result.ok = len(latencies)
-    result.p50_ms = percentile_ms(latencies, 50)
-    result.p99_ms = percentile_ms(latencies, 99)
+    result.p50_ms = 1000 * percentile(latencies, 50)  # latencies in seconds, figures in milliseconds
+    result.p99_ms = 1000 * percentile(latencies, 99)
     result.errors = dict(errors)
     return result
 
@@ -224,11 +222,8 @@ def bench_env() -> dict[str, str]:
     )
 
 
-def reset_database() -> tuple[str, str]:
-    """Drop and create ``rtms_bench``; returns (synchronous_commit, fsync) as the server reports them."""
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+def durability() -> tuple[str, str]:
+    """(synchronous_commit, fsync) as the server reports them for ``rtms_bench``."""
     with psycopg.connect(DATABASE_URL.replace("postgres://", "postgresql://", 1)) as conn:
         sync_row = conn.execute("SHOW synchronous_commit").fetchone()
         fsync_row = conn.execute("SHOW fsync").fetchone()
@@ -239,10 +234,6 @@ def inbox_rows() -> int:
     with psycopg.connect(DATABASE_URL.replace("postgres://", "postgresql://", 1)) as conn:
         row = conn.execute("SELECT count(*) FROM rtms_inboundevent").fetchone()
     return int(row[0]) if row else 0
-
-
-def redis_flush() -> None:
-    common_redis_flush(REDIS_URL)
 
 
 @dataclass(frozen=True)
@@ -279,12 +270,6 @@ def settled_queue(timeout_s: float = 10.0) -> Queued:
     return previous
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def pinning() -> tuple[list[str], list[str], str]:
     """``taskset`` prefixes for (server, client) and a description of the placement."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -298,12 +283,6 @@ def pinning() -> tuple[list[str], list[str], str]:
         ["taskset", "-c", str(client)],
         f"daphne on CPU {server}, load generator on CPU {client} (taskset); PostgreSQL and Redis unpinned",
     )
-
-
-def run(cmd: list[str], env: dict[str, str], what: str) -> None:
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BenchmarkBroke(f"{what} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
 
 
 def server_errors(log: Path, limit: int = 5) -> list[str]:
@@ -324,13 +303,6 @@ def server_errors(log: Path, limit: int = 5) -> list[str]:
     return [f"{count:>6} x {text}" for text, count in found.most_common(limit)]
 
 
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 def wait_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -344,17 +316,6 @@ def wait_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path, time
             pass
         time.sleep(0.2)
     raise BenchmarkBroke(f"daphne did not answer /healthz within {timeout_s:.0f} s:\n{tail(log)}")
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is not None:
-        return
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=10)
 
 
 def run_phase(
@@ -389,23 +350,14 @@ def run_phase(
     return PhaseResult(**data)
 
 
-def ms(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.1f}"
-
-
 def report(results: list[PhaseResult], rows: int, queued: Queued) -> bool:
     """Print the table, ratios and checks; returns whether the run is a valid measurement."""
     row = "{:<8} {:>11} {:>9} {:>6} {:>9} {:>7} {:>7}".format
     print(row("path", "concurrency", "requests", "errors", "events/s", "p50 ms", "p99 ms"))
     for r in results:
-        print(
-            row(r.path, r.concurrency, r.requests, r.error_count, f"{r.rate:.1f}", ms(r.p50_ms), ms(r.p99_ms))
-        )
+        rate = f"{r.rate:.1f}"
+        print(row(r.path, r.concurrency, r.requests, r.error_count, rate, fmt(r.p50_ms), fmt(r.p99_ms)))
     by = {(r.path, r.concurrency): r for r in results}
-
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
-
     print()
     bare50, hook50, hook5 = by.get(("bare", 50)), by.get(("webhook", 50)), by.get(("webhook", 5))
     if bare50 and hook50 and bare50.rate > 0 and bare50.p99_ms > 0:
@@ -423,7 +375,7 @@ def report(results: list[PhaseResult], rows: int, queued: Queued) -> bool:
         print("c=50 ratios: n/a (concurrency 50 not measured)")
     if hook5:
         print(
-            f"c=5  p99 webhook:             {ms(hook5.p99_ms)} ms (target < {MAX_P99_MS_AT_5:.0f} ms) "
+            f"c=5  p99 webhook:             {fmt(hook5.p99_ms)} ms (target < {MAX_P99_MS_AT_5:.0f} ms) "
             f"{verdict(hook5.p99_ms < MAX_P99_MS_AT_5)}"
         )
     else:
@@ -454,9 +406,10 @@ def report(results: list[PhaseResult], rows: int, queued: Queued) -> bool:
 def run_benchmark(args: argparse.Namespace, concurrencies: list[int]) -> int:
     server_pin, client_pin, placement = pinning()
     env = bench_env()
-    synchronous_commit, fsync = reset_database()
-    redis_flush()
-    run([sys.executable, "manage.py", "migrate_all", "--verbosity", "0"], env, "manage.py migrate_all")
+    reset_database(DB_NAME)
+    synchronous_commit, fsync = durability()
+    redis_flush(REDIS_URL)
+    migrate_all(env)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
@@ -493,8 +446,8 @@ def run_benchmark(args: argparse.Namespace, concurrencies: list[int]) -> int:
                 print("daphne logged:")
                 print("\n".join(errors))
         finally:
-            stop(server)
-            redis_flush()
+            stop_process(server, timeout=10)
+            redis_flush(REDIS_URL)
     return 0 if valid else 3
 
 

@@ -35,38 +35,43 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.common import production_env, redis_flush  # noqa: E402
+from bench.common import (  # noqa: E402
+    CREDENTIALS,
+    REGION,
+    BenchmarkBroke,
+    configure_product,
+    database_url,
+    django_setup,
+    fmt,
+    free_port,
+    migrate_all,
+    parse_at,
+    positive,
+    production_env,
+    redis_flush,
+    reset_database,
+    tail,
+    wait_for,
+)
 
 DB_NAME = "rtms_bench_recovery"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-# Other benchmarks use 12 and 14, the test suite 15 and 13 (unless TEST_RUN_ID runs pass their own).
+DATABASE_URL = database_url(DB_NAME)
+# Other benchmarks use 9, 12 and 14, the test suite 15 and 13 (unless TEST_RUN_ID runs pass their own).
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
-REGION = "eu-central"
 HOST_DOMAIN = "recovery.bench.example.com"
 APP_NAME = "rtms-bench-recovery"
-CREDENTIALS = {
-    "ZOOM_ACCOUNT_ID": "bench-account",
-    "ZOOM_CLIENT_ID": "bench-rtms-client-id",
-    "ZOOM_CLIENT_SECRET": "bench-rtms-client-secret-" + "y" * 16,
-    "ZOOM_WEBHOOK_SECRET_TOKEN": "bench-webhook-secret-token",
-    "ZOOM_S2S_CLIENT_ID": "bench-s2s-client-id",
-    "ZOOM_S2S_CLIENT_SECRET": "bench-s2s-client-secret-" + "z" * 16,
-    "ZOOM_EVENT_SUBSCRIPTION_ID": "bench-subscription",
-}
 
 # zoomsim: Zoom's minute compressed 5x like the product's fast profile; real-time values for what races
 # the product (a scaled setting is multiplied by the time scale, so these are real value / scale).
@@ -92,40 +97,7 @@ TELLING_LOG_LINES = (
 RUN_TIME_LIMIT = timedelta(seconds=120)  # reconciler.reconcile_account's hard time limit
 START_PATH = re.compile(r"^/v2/live_meetings/(\d+)/rtms_app/status$")
 
-T = TypeVar("T")
-
-
-class BenchmarkBroke(Exception):
-    """The benchmark could not measure (as opposed to: it measured something slow)."""
-
-
 # --- Small helpers ---------------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], T], *, timeout: float, interval: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise BenchmarkBroke(f"{what}: not reached within {timeout:.0f} s")
-        time.sleep(interval)
-
-
-def parse_at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def fmt_s(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.1f}"
 
 
 def path_kind(method: str, path: str) -> str:
@@ -172,15 +144,7 @@ def check_alive(procs: Sequence[Proc]) -> None:
             raise BenchmarkBroke(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log_path)}")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# --- Environment and database ----------------------------------------------------------------------
+# --- Environment and the product's settings --------------------------------------------------------
 
 
 def bench_env(sim_url: str, redis_url: str) -> dict[str, str]:
@@ -196,35 +160,6 @@ def bench_env(sim_url: str, redis_url: str) -> dict[str, str]:
         ZOOM_API_BASE_URL=f"{sim_url}/v2",
         ZOOM_OAUTH_TOKEN_URL=f"{sim_url}/oauth/token",
         ZOOM_EVENTS_WS_URL=sim_url.replace("http", "ws", 1) + "/ws",
-    )
-
-
-def reset_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def django_setup(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    import django
-
-    django.setup()
-
-
-def configure_product() -> None:
-    """The hosts' domain routes to eu-central; the account starts RTMS through the API."""
-    from regions.models import Region, ResidencyRule, RuleField
-    from rtms.models import ZoomAccount
-    from rtms.models.accounts import AccountMode
-
-    region = Region.objects.get(code=REGION)
-    ResidencyRule.objects.update_or_create(
-        position=1, defaults={"field": RuleField.HOST_EMAIL_DOMAIN, "value": HOST_DOMAIN, "region": region}
-    )
-    ZoomAccount.objects.update_or_create(
-        zoom_account_id=CREDENTIALS["ZOOM_ACCOUNT_ID"],
-        defaults={"mode": AccountMode.API_START, "default_region": region, "active": True},
     )
 
 
@@ -536,9 +471,9 @@ def report(results: list[SizeResult], conf: ProductSettings) -> None:
         print(
             row(
                 r.k,
-                fmt_s(r.starts_s),
+                fmt(r.starts_s),
                 f"{b.starts_s:.1f}+p",
-                fmt_s(r.capture_s),
+                fmt(r.capture_s),
                 f"{b.capture_s:.1f}+p",
                 r.runs,
                 metrics,
@@ -560,12 +495,12 @@ def report(results: list[SizeResult], conf: ProductSettings) -> None:
             f"K={r.k}: created in {r.create_s:.1f} s; meeting.started copies dropped {r.dropped} "
             f"(of {2 * r.k}); "
             f"{r.started}/{r.k} started, {r.captured}/{r.k} connected"
-            + (f"; first connected at {fmt_s(r.first_capture_s)} s" if r.first_capture_s is not None else "")
+            + (f"; first connected at {fmt(r.first_capture_s)} s" if r.first_capture_s is not None else "")
         )
         if r.note:
             print(f"  NOT CAPTURED: {r.note}")
         print(
-            f"  time to all start calls {fmt_s(r.starts_s)} s, to full capture {fmt_s(r.capture_s)} s; lower "
+            f"  time to all start calls {fmt(r.starts_s)} s, to full capture {fmt(r.capture_s)} s; lower "
             f"bound {b.starts_s:.1f} s / {b.capture_s:.1f} s + phase 0-{conf.interval_s:g} s "
             f"({b.pages} page(s) within a budget of {conf.budget} per {conf.window_s:g} s: "
             f"{b.observe_wait_s:g} s waiting; {r.k} starts at Zoom's {ZOOM_STATUS_PER_S}/s; rtms_started "
@@ -586,7 +521,7 @@ def report(results: list[SizeResult], conf: ProductSettings) -> None:
             f"{CONNECT_WINDOW_S:g} s"
         )
         print(
-            f"  start calls made at {fmt_s(r.apply_per_s)} meetings/s (first to last); RTMS actions zoomsim "
+            f"  start calls made at {fmt(r.apply_per_s)} meetings/s (first to last); RTMS actions zoomsim "
             "applied: "
             + (", ".join(f"{n} {a}" for a, n in sorted(r.actions.items())) or "none")
             + "; stop reasons of stopped streams: "
@@ -648,7 +583,7 @@ def start_system(env: dict[str, str], sim: Sim, logs: Path, k_max: int, concurre
 
 
 def run_benchmark(args: argparse.Namespace) -> int:
-    reset_database()
+    reset_database(DB_NAME)
     redis_flush(args.redis_url)
     with tempfile.TemporaryDirectory(prefix="bench-recovery-") as tmp_name:
         logs = Path(tmp_name)
@@ -657,17 +592,9 @@ def run_benchmark(args: argparse.Namespace) -> int:
         procs: list[Proc] = []
         try:
             env = bench_env(sim.base_url, args.redis_url)
-            done = subprocess.run(
-                [sys.executable, "manage.py", "migrate_all", "--verbosity", "0"],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode != 0:
-                raise BenchmarkBroke(f"manage.py migrate_all failed:\n{done.stdout}{done.stderr}")
+            migrate_all(env)
             django_setup(env)
-            configure_product()
+            configure_product(HOST_DOMAIN, active=True)
             conf = product_settings()
             # Every start is lost, on both channels, for the whole run.
             sim.client.add_event_fault("meeting.started", "*", "drop")
@@ -719,13 +646,6 @@ def parse_sizes(text: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise argparse.ArgumentTypeError("sizes must be positive integers")
     return values
-
-
-def positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
