@@ -17,8 +17,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from compliance.erasure import ErasureRefused
 from regions.storage import RegionStorageNotConfigured
-from rtms.manual import IllegalState
+from rtms.capture import IllegalState
 from rtms.zoom.api import ZoomApiError
 
 
@@ -64,7 +65,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, IllegalState):
         exc = Conflict(exc.message)
-    elif _is_erasure_refused(exc):
+    elif isinstance(exc, ErasureRefused):
         exc = Conflict(str(exc))
     elif isinstance(exc, ZoomApiError):
         return Response(
@@ -89,14 +90,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         extra["fields"] = _flatten(exc.detail)
     response.data = error_body(code, _message(exc), **extra)
     return response
-
-
-def _is_erasure_refused(exc: Exception) -> bool:
-    try:
-        from compliance.erasure import ErasureRefused
-    except ImportError:  # pragma: no cover - the compliance app is always installed
-        return False
-    return isinstance(exc, ErasureRefused)
 
 
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:

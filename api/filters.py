@@ -12,8 +12,8 @@ from django.db.models import Q, QuerySet
 from api.serializers import MAX_ID
 from reconciler.models import ReconcileRun, RunStatus
 from regions.models import ResidencyRule, RuleField
-from rtms.lifecycle import MeetingState, RoutingStatus
 from rtms.models import Channel, InboundEvent, InboxStatus, Meeting
+from rtms.models.meetings import MEETING_STATE_CHOICES, ROUTING_STATUS_CHOICES
 
 
 class IdFilter(filters.Filter):  # type: ignore[misc]
@@ -47,8 +47,8 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):  # type: ignore[misc]
 
 class MeetingFilter(filters.FilterSet):  # type: ignore[misc]
     region = filters.CharFilter(field_name="region__code", max_length=63, help_text="Region code.")
-    state = filters.ChoiceFilter(choices=MeetingState.choices)
-    routing_status = filters.ChoiceFilter(choices=RoutingStatus.choices)
+    state = filters.ChoiceFilter(choices=MEETING_STATE_CHOICES)
+    routing_status = filters.ChoiceFilter(choices=ROUTING_STATUS_CHOICES)
     host = filters.CharFilter(
         method="filter_host", max_length=320, help_text="Host e-mail (case-insensitive) or Zoom host id."
     )

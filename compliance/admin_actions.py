@@ -22,10 +22,13 @@ from django.template.response import TemplateResponse
 
 from compliance.erasure import ErasureRefused, meeting_erase
 from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
+from controlplane.client_ip import client_ip
 from regions.access import scope_for
 from regions.admin_scoping import scope_queryset
+from rtms.capture import IllegalState, rtms_start_manual, rtms_stop_manual
 from rtms.models import Meeting
-from rtms.services import audit_record
+from rtms.services import ContentAccess, content_access_record
+from rtms.zoom.api import ZoomApiError
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +55,6 @@ class ExportForm(forms.Form):
             ("vtt", "WebVTT subtitles"),
         ],
     )
-
-
-def source_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def meetings_scoped(request: HttpRequest, queryset: QuerySet[Meeting]) -> QuerySet[Meeting]:
@@ -162,7 +161,7 @@ def erase_meetings(
     user = request.user.get_username()
 
     def erase(meeting: Meeting) -> str:
-        tombstone = meeting_erase(meeting, actor=user, reason=reason, source_ip=source_ip(request))
+        tombstone = meeting_erase(meeting, actor=user, reason=reason, source_ip=client_ip(request))
         if tombstone.already_erased:
             return "already erased (recorded again)"
         return (
@@ -180,9 +179,6 @@ def _rtms_action(verb: str) -> Callable[..., TemplateResponse | None]:
         request: HttpRequest,
         queryset: QuerySet[Meeting],
     ) -> TemplateResponse | None:
-        from rtms.manual import IllegalState, rtms_start_manual, rtms_stop_manual
-        from rtms.zoom.api import ZoomApiError
-
         meetings = meetings_scoped(request, queryset)
         label = f"{verb.capitalize()} RTMS"
         warning = (
@@ -204,7 +200,7 @@ def _rtms_action(verb: str) -> Callable[..., TemplateResponse | None]:
 
         def call(meeting: Meeting) -> str:
             try:
-                service(meeting, actor=user, reason=reason, source_ip=source_ip(request))
+                service(meeting, actor=user, reason=reason, source_ip=client_ip(request))
             except ZoomApiError as exc:
                 raise IllegalState(f"Zoom refused ({exc.status}, code {exc.code})") from None
             return f"RTMS {verb} requested from Zoom"
@@ -241,14 +237,14 @@ def export_transcript(
         )
         return _confirmation_page(modeladmin, request, meetings_scoped(request, queryset), form, confirmation)
     fmt = str(form.cleaned_data["fmt"])
-    audit_record(
+    content_access_record(
+        ContentAccess.TRANSCRIPT_EXPORT,
         actor=request.user.get_username(),
-        action="transcript.export",
-        object_type="meeting",
-        object_id=meeting.pk,
-        region_code=meeting.region.code if meeting.region else "",
-        source_ip=source_ip(request),
-        detail={"via": "admin", "format": fmt},
+        via="admin",
+        meeting_ids=[meeting.pk],
+        region_code=meeting.region_code,
+        source_ip=client_ip(request),
+        detail={"format": fmt},
     )
     response = StreamingHttpResponse(transcript_export(meeting, fmt), content_type=EXPORT_FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{export_filename(meeting, fmt)}"'

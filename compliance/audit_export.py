@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, StreamingHttpResponse
 
+from controlplane.client_ip import client_ip
 from rtms.models import AuditLog
 from rtms.services import audit_record
 
@@ -59,7 +60,7 @@ def audit_csv_response(modeladmin: admin.ModelAdmin[Any], request: HttpRequest) 
         actor=request.user.get_username(),
         action="audit.export",
         object_type="auditlog",
-        source_ip=request.META.get("REMOTE_ADDR") or None,
+        source_ip=client_ip(request),
         detail={"via": "admin", "filters": filters, "rows": queryset.count()},
     )
     response = StreamingHttpResponse(

@@ -1,6 +1,7 @@
 """STREAM_REVOKED (stop reason 8, zoom-protocol.md §2.4.10): the stream's assets must be deleted at once.
 
-Called after commit when an ``rtms_stopped`` with reason 8 is applied (rtms/processing.py), and again by
+Called after commit when an ``rtms_stopped`` with reason 8 is applied (rtms/inbox/apply.py, through
+``rtms.hooks.stream_revoked``; connected in compliance/apps.py), and again by
 every retention sweep for revoked streams that still hold content (a gateway may flush a last batch after
 the stop, or the first attempt may have failed). Idempotent; the audit row is the stub that stays.
 """
@@ -75,9 +76,9 @@ def revoked_stream_purge(
     return StreamPurge(stream_id, segments, files, done_before=recorded and not (segments or files))
 
 
-def revoked_stream_purge_after_commit(stream_id: int, *, stop_reason: int) -> None:
-    """The hook for rtms/processing.py: never lets a purge failure undo the applied stop; the next
-    retention sweep retries what is left."""
+def purge_when_revoked(sender: object, *, stream_id: int, stop_reason: int, **_: object) -> None:
+    """The receiver of ``rtms.hooks.stream_revoked`` (sent after the stop committed): never lets a purge
+    failure undo the applied stop; the next retention sweep retries what is left."""
     try:
         revoked_stream_purge(stream_id, stop_reason=stop_reason)
     except Exception as exc:

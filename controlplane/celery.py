@@ -19,13 +19,4 @@ app.autodiscover_tasks()
 # (controlplane/runtime/celery_worker.py).
 signals.worker_ready.connect(celery_worker.on_worker_ready, weak=False)
 signals.worker_shutting_down.connect(celery_worker.on_worker_shutting_down, weak=False)
-
-
-@signals.worker_process_shutdown.connect(weak=False)
-def publish_held_route_tasks(**_signal: object) -> None:
-    """Celery's prefork children leave through ``os._exit``, which skips the route publisher's ``atexit``
-    flush: publish the route tasks a child still holds rather than leave them to the inbox sweeper."""
-    # Imported here: this module loads with the settings, before the apps are ready.
-    from rtms.route_publisher import EXIT_FLUSH_TIMEOUT_S, ROUTE_PUBLISHER
-
-    ROUTE_PUBLISHER.flush(EXIT_FLUSH_TIMEOUT_S)
+# The route publisher's flush when a pool child exits is connected by rtms/apps.py.

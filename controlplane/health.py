@@ -10,15 +10,13 @@ from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-
-from reconciler.metrics import ReconcilerCollector
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 logger = logging.getLogger(__name__)
 
-# Reconciler figures come from the database and Redis at scrape time (reconciler/metrics.py); only the web
-# process serves them, so only it registers the collector.
-REGISTRY.register(ReconcilerCollector())
+# Collectors that query the database or Redis at scrape time, served by the web process's /metrics only
+# (every other process exports just REGISTRY, its own counters). Apps register theirs in ready().
+WEB_COLLECTORS = CollectorRegistry(auto_describe=True)
 
 
 @never_cache
@@ -76,4 +74,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(
+        generate_latest(REGISTRY) + generate_latest(WEB_COLLECTORS), content_type=CONTENT_TYPE_LATEST
+    )

@@ -292,9 +292,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SECURITY": [{"bearerAuth": []}],
     "ENUM_NAME_OVERRIDES": {
-        "MeetingStateEnum": "rtms.lifecycle.MeetingState",
-        "StreamStateEnum": "rtms.lifecycle.StreamState",
-        "RoutingStatusEnum": "rtms.lifecycle.RoutingStatus",
+        "MeetingStateEnum": "rtms.models.meetings.MEETING_STATE_CHOICES",
+        "StreamStateEnum": "rtms.models.meetings.STREAM_STATE_CHOICES",
+        "RoutingStatusEnum": "rtms.models.meetings.ROUTING_STATUS_CHOICES",
         "InboxStatusEnum": "rtms.models.inbox.InboxStatus",
         "ReconcileRunStatusEnum": "reconciler.models.RunStatus",
     },

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from controlplane import health
-from rtms.webhook import zoom_webhook
+from rtms.inbox.webhook import zoom_webhook
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
@@ -6,4 +8,9 @@ class LiveConfig(AppConfig):
     verbose_name = "Live transcripts"
 
     def ready(self) -> None:
+        # Imported here, not at the top: an app's modules may use models only once every app is loaded.
         from live import signals  # noqa: F401  (announces state changes to the live pages)
+        from live.transcript_feed import segments_to_live_pages
+        from rtms.hooks import segments_committed
+
+        segments_committed.connect(segments_to_live_pages, dispatch_uid="live.segments_to_live_pages")

@@ -16,6 +16,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+from controlplane.client_ip import scope_client_ip
 from controlplane.runtime.channels_consumer import JsonConsumerWithoutConnectionCheck
 from live.cursor import CursorError, format_cursor, fresh_segments, gaps, parse_cursor
 from live.groups import LIST_GROUP, meeting_group
@@ -43,11 +44,6 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CATCH_UP_CHUNK = 500  # segments per catch-up message: a long meeting arrives in several frames
-
-
-def _client_ip(scope: dict[str, Any]) -> str | None:
-    client = scope.get("client")
-    return str(client[0]) if client else None
 
 
 def _query_param(scope: dict[str, Any], name: str) -> str | None:
@@ -92,7 +88,7 @@ class TranscriptConsumer(_Consumer):
         # or both (then `seen` drops the second copy); it is never in neither.
         self.group = meeting_group(meeting_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        self.seen, catch_up, state = await db(self._catch_up)(cursor.resolve, _client_ip(self.scope))
+        self.seen, catch_up, state = await db(self._catch_up)(cursor.resolve, scope_client_ip(self.scope))
         for start in range(0, len(catch_up), CATCH_UP_CHUNK):
             await self.send_json({"type": "segments", "segments": catch_up[start : start + CATCH_UP_CHUNK]})
         self._apply_state(state)

@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 from live.groups import LIST_GROUP, meeting_group
+from rtms.models import Meeting, RtmsStream
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ def state_message(
 
 def publish_stream_change(stream_id: int, stream_state: str, transition_id: int) -> None:
     """After commit: look up the stream's meeting (one indexed read) and queue the message."""
-    from rtms.models import RtmsStream
-
     try:
         row = (
             RtmsStream.objects.filter(pk=stream_id)
@@ -158,8 +157,6 @@ def publish_stream_change(stream_id: int, stream_state: str, transition_id: int)
 
 
 def publish_meeting_change(meeting_id: int, meeting_state: str) -> None:
-    from rtms.models import Meeting
-
     try:
         region_code = Meeting.objects.filter(pk=meeting_id).values_list("region__code", flat=True).first()
     except Exception as exc:

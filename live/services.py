@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from rtms.models import AuditLog, Meeting
-from rtms.services import audit_record
+from rtms.services import ContentAccess, content_access_record
 
-VIEW_ACTION = "transcript.view"
+VIEW_ACTION = ContentAccess.TRANSCRIPT_VIEW.value
 
 
 def transcript_view_record(
@@ -20,12 +20,12 @@ def transcript_view_record(
     cursor: str = "",
 ) -> AuditLog:
     """``surface`` is "page" (the HTML page) or "websocket" (each connect, including reconnects)."""
-    return audit_record(
+    return content_access_record(
+        ContentAccess.TRANSCRIPT_VIEW,
         actor=user.get_username(),
-        action=VIEW_ACTION,
-        object_type="meeting",
-        object_id=meeting.pk,
-        region_code=meeting.region.code if meeting.region else "",
+        via="live",
+        meeting_ids=[meeting.pk],
+        region_code=meeting.region_code,
         source_ip=source_ip,
-        detail={"via": "live", "surface": surface, "segments": segments, "after": cursor},
+        detail={"surface": surface, "segments": segments, "after": cursor},
     )

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from controlplane.client_ip import client_ip
 from live.cursor import format_cursor, fresh_segments
 from live.selectors import (
     LiveForbidden,
@@ -117,7 +118,7 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         request.user,
         meeting,
         surface="page",
-        source_ip=request.META.get("REMOTE_ADDR"),
+        source_ip=client_ip(request),
         segments=len(segments),
     )
     title = meeting.topic or f"Meeting {meeting.zoom_meeting_id or meeting.pk}"

@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from rtms.zoom.protocol import StopReason
+from rtms.lifecycle import STREAM_ACTIVE
+from rtms.start_guard import Starter, StartFacts, start_refusal, stopped_by_us
 from rtms.zoom.stop_policy import StopPolicy, stop_policy
 
-# Stream states that mean "someone is (or should be) holding it"; the lifecycle table is in rtms.lifecycle,
-# repeated here as plain strings so this module stays free of Django.
-ACTIVE_STREAM_STATES = frozenset({"wanted", "connecting", "connected", "interrupted", "paused"})
 # Zoom refusals that only a person can fix (zoom-protocol.md §6.2); retried with a long back-off.
 REFUSAL_CODES = frozenset({2308, 2310})
 
@@ -53,7 +51,7 @@ class KnownMeeting:
     start_requested_at: datetime | None = None  # the last start claimed (by ingest or by us)
     start_error_code: int | None = None
     start_error_at: datetime | None = None
-    stopped_manually: bool = False  # an operator stopped RTMS (rtms/manual.py): a decision, like consent
+    stopped_manually: bool = False  # an operator stopped RTMS (rtms/capture.py): a decision, like consent
     erased: bool = False  # erased on request (compliance/erasure.py): capturing it again would undo that
     # An rtms_started for it waits in our inbox: its stream is late (a busy worker), not lost.
     start_event_pending: bool = False
@@ -108,13 +106,18 @@ class Plan:
         return [a for a in self.actions if a.kind is kind]
 
 
-def _stopped_by_us(stream: KnownStream, meeting: KnownMeeting) -> bool:
-    """A USER_TRIGGERED stop that came after our own stop_first is ours, not a person's decision."""
-    return (
-        stream.stop_reason == StopReason.USER_TRIGGERED
-        and meeting.self_stop_at is not None
-        and stream.changed_at is not None
-        and stream.changed_at >= meeting.self_stop_at
+def _start_facts(meeting: KnownMeeting) -> StartFacts:
+    last = max(meeting.streams, key=lambda s: s.created_at) if meeting.streams else None
+    return StartFacts(
+        live=True,  # the plan only restarts meetings Zoom lists as live
+        routed=meeting.routed,
+        erased=meeting.erased,
+        stopped_manually=meeting.stopped_manually,
+        active_stream=any(s.state in STREAM_ACTIVE for s in meeting.streams),
+        last_stop_reason=last.stop_reason if last else None,
+        has_streams=last is not None,
+        last_stopped_by_us=last is not None
+        and stopped_by_us(last.stop_reason, last.changed_at, meeting.self_stop_at),
     )
 
 
@@ -122,23 +125,20 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
     def hold(reason: str) -> Action:
         return Action(Kind.HOLD, meeting.uuid, meeting.pk, live.meeting_id, reason=reason)
 
-    if not meeting.routed:
-        return hold("quarantined: no region owns it")
-    if meeting.stopped_manually:
-        return hold("stopped manually by an operator: never restarted")
-    if meeting.erased:
-        return hold("erased on request: never captured again")
+    # The guards every start shares (quarantine, erasure, an operator's stop, consent), then the
+    # reconciler's own caution on top.
+    facts = _start_facts(meeting)
+    refused = start_refusal(facts, Starter.RECONCILER)
+    if refused is not None:
+        return hold(refused.message)
     if meeting.start_event_pending:
         return hold("its rtms_started is waiting in the inbox: late, not lost")
-    if meeting.streams:
-        last = max(meeting.streams, key=lambda s: s.created_at)
-        decided = stop_policy(last.stop_reason)
-        if _stopped_by_us(last, meeting):
-            decided = StopPolicy.RESTART
+    if facts.has_streams and not facts.last_stopped_by_us:
+        decided = stop_policy(facts.last_stop_reason)
         if decided is not StopPolicy.RESTART:
-            # Someone decided (host, participant, admin), the meeting ended, credentials failed or the
-            # reason is unknown: restarting could capture people who asked not to be captured.
-            return hold(f"last stop reason {last.stop_reason} is {decided.value}: never restarted")
+            # The meeting ended, credentials failed or the reason is unknown: restarting could capture
+            # people who asked not to be captured.
+            return hold(f"last stop reason {facts.last_stop_reason} is {decided.value}: never restarted")
     if meeting.start_requested_at is not None and now - meeting.start_requested_at < policy.restart_backoff:
         # Its rtms_started may simply not have arrived yet: a second start now would fight the first.
         return hold("a start is in flight")
@@ -184,7 +184,7 @@ def plan(observation: Observation, now: datetime, policy: Policy) -> Plan:
             continue
         if meeting.missing_observations:
             actions.append(Action(Kind.MARK_SEEN, uuid, meeting.pk, live.meeting_id))
-        if any(s.state in ACTIVE_STREAM_STATES for s in meeting.streams):
+        if any(s.state in STREAM_ACTIVE for s in meeting.streams):
             continue  # healthy or being handled by a gateway; silence on a socket is not evidence
         actions.append(_restart_decision(meeting, live, now, policy))
     if observation.complete:

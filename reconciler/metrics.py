@@ -17,6 +17,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
+from reconciler.models import ReconcileRun, RunStatus
+from reconciler.observe import budget_remaining
+from rtms.models import ZoomAccount
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +89,6 @@ class ReconcilerCollector(Collector):
             logger.warning("metrics.reconciler_unavailable", extra={"error": type(exc).__name__})
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
-        from reconciler.models import ReconcileRun, RunStatus
-        from reconciler.observe import budget_remaining
-        from rtms.models import ZoomAccount
-
         now = self._clock.now()
         age, duration, budget, runs, drift, repaired = _families()
         for account in ZoomAccount.objects.filter(active=True).only("pk", "zoom_account_id"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -24,18 +23,16 @@ from reconciler.core import (
 from reconciler.models import ReconcileRun, RunStatus
 from reconciler.observe import PastObserved, observe_live, observe_past
 from regions.residency import MeetingFacts
-from rtms.accounts import rtms_app_credentials
+from rtms.capture import rtms_restart
+from rtms.inbox.route import meeting_ensure
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState, StreamState
 from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, ZoomAccount
-from rtms.processing import meeting_ensure
-from rtms.residency import route_meeting
+from rtms.residency import ApiFactory, route_meeting
 from rtms.services import audit_record, meeting_transition, stream_transition
-from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailable
+from rtms.zoom.api import ZoomApi, ZoomApiError
 from rtms.zoom.protocol import StopReason
 
 logger = logging.getLogger(__name__)
-
-ApiFactory = Callable[[ZoomAccount], ZoomApi]
 # After this many consecutive absences Zoom's past list is no longer waited for: the meeting ended.
 MISSING_TO_END_UNCONFIRMED = 4
 RECORDED_KINDS = frozenset({Kind.CREATE_AND_START, Kind.START_RTMS, Kind.CONFIRM_ENDED, Kind.FLAG})
@@ -80,57 +77,6 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
         )
         for m in meetings
     )
-
-
-def meeting_rtms_restart(
-    meeting_pk: int,
-    *,
-    stop_first: bool,
-    seen_start_requested_at: datetime | None,
-    api: ZoomApi,
-    clock: Clock = SYSTEM_CLOCK,
-) -> str:
-    """Ask Zoom for a (new) stream. Transient Zoom trouble raises (the run is retried later); refusals
-    are recorded on the meeting, where the plan's back-off and the admin see them."""
-    now = clock.now()
-    meeting = Meeting.objects.select_related("account").get(pk=meeting_pk)
-    if meeting.state != MeetingState.LIVE or meeting.account is None or meeting.zoom_meeting_id is None:
-        return "not_startable"
-    if meeting.streams.filter(state__in=list(STREAM_ACTIVE)).exists():
-        return "stream_exists"
-    client_id = rtms_app_credentials(meeting.account).client_id
-    # The claim: only one start per observed state, whoever else (ingest, another run) is looking.
-    # Compared with what the plan saw, not with what is there now: if ingest (or anyone) claimed a start
-    # since the observation, theirs stands and ours is dropped.
-    claimed = Meeting.objects.filter(pk=meeting_pk, rtms_start_requested_at=seen_start_requested_at).update(
-        restart_attempts=F("restart_attempts") + 1, last_restart_at=now, rtms_start_requested_at=now
-    )
-    if not claimed:
-        return "start_in_flight"
-    if stop_first:
-        # Recorded before asking: Zoom's rtms_stopped for it may arrive before the call returns.
-        Meeting.objects.filter(pk=meeting_pk).update(rtms_self_stop_at=clock.now())
-        try:
-            api.rtms_app_status(meeting.zoom_meeting_id, "stop", rtms_client_id=client_id)
-        except (ZoomUnavailable, ZoomRateLimited):
-            raise
-        except ZoomApiError:
-            pass  # nothing to stop: the stream we never saw does not exist either
-    try:
-        api.rtms_app_status(meeting.zoom_meeting_id, "start", rtms_client_id=client_id)
-    except (ZoomUnavailable, ZoomRateLimited):
-        raise
-    except ZoomApiError as exc:
-        Meeting.objects.filter(pk=meeting_pk).update(
-            rtms_start_error_code=exc.code,
-            rtms_start_error=(exc.message or str(exc))[:255],
-            rtms_start_error_at=now,
-        )
-        return "refused"
-    Meeting.objects.filter(pk=meeting_pk).update(
-        rtms_start_called_at=now, rtms_start_error_code=None, rtms_start_error="", rtms_start_error_at=None
-    )
-    return "started"
 
 
 def _end(meeting_pk: int, clock: Clock) -> None:
@@ -185,7 +131,7 @@ def _apply(
             return "quarantined"
         # An auto-start account may hold a stream whose rtms_started we lost: stop it, then start.
         stop_first = account.mode == AccountMode.AUTO_START
-        return meeting_rtms_restart(
+        return rtms_restart(
             meeting.pk, stop_first=stop_first, seen_start_requested_at=None, api=api, clock=clock
         )
     pk = action.meeting_pk
@@ -209,7 +155,7 @@ def _apply(
         Meeting.objects.filter(pk=pk).update(rtms_start_error=action.reason[:255])
         return "flagged"
     if action.kind is Kind.START_RTMS:
-        return meeting_rtms_restart(
+        return rtms_restart(
             pk,
             stop_first=action.stop_first,
             seen_start_requested_at=action.seen_start_requested_at,

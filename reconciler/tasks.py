@@ -12,8 +12,9 @@ from django.conf import settings
 
 from reconciler.services import RUN_SOFT_TIME_LIMIT_S, reconcile_account
 from regions.routing import RECONCILE_QUEUE
-from rtms.leases import lease_acquire, lease_release
+from rtms.leases import lease_held
 from rtms.models import ZoomAccount
+from rtms.zoom_clients import zoom_api_for
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +41,13 @@ def fan_out(*, trigger: str = "schedule") -> int:
     soft_time_limit=RUN_SOFT_TIME_LIMIT_S,
 )
 def reconcile_account_task(self: Task[Any, Any], *, zoom_account_id: str, trigger: str = "schedule") -> str:
-    from rtms.zoom_clients import zoom_api_for
-
     account = ZoomAccount.objects.filter(zoom_account_id=zoom_account_id, active=True).first()
     if account is None:
         return "no_account"
     # One run per account at a time across all workers: /metrics/meetings is rate-limited per account.
-    held = lease_acquire(
-        f"reconcile:{zoom_account_id}", f"{socket.gethostname()}:{os.getpid()}", settings.RECONCILE_LEASE_TTL
-    )
-    if held is None:
-        return "busy"
-    try:
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    with lease_held(f"reconcile:{zoom_account_id}", owner, settings.RECONCILE_LEASE_TTL) as held:
+        if held is None:
+            return "busy"
         run = reconcile_account(account, trigger=trigger, api_factory=zoom_api_for)
         return str(run.status)
-    finally:
-        lease_release(held)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from regions.models import Region, ResidencyRule
+from regions.services import region_groups_sync
 
 
 @admin.register(Region)
@@ -17,8 +18,6 @@ class RegionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         super().save_model(request, obj, form, change)
-        from regions.services import region_groups_sync
-
         region_groups_sync()
 
 

@@ -8,4 +8,13 @@ class RtmsConfig(AppConfig):
     verbose_name = "Meetings and RTMS streams"
 
     def ready(self) -> None:
+        # Imported here, not at the top: an app's modules may use models only once every app is loaded.
+        from celery import signals as celery_signals
+
         from rtms import signals  # noqa: F401  (connects post_migrate handlers)
+        from rtms.inbox.publish import flush_route_publisher
+
+        # Prefork children inherit the connection; only a worker ever sends this signal.
+        celery_signals.worker_process_shutdown.connect(
+            flush_route_publisher, weak=False, dispatch_uid="rtms.flush_route_publisher"
+        )

@@ -7,14 +7,23 @@ lease can pass to another process. ``token`` increases whenever the lease change
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection
+from django.db import DatabaseError, connection
+
+from rtms.asyncdb import db
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Held:
+class HeldLease:
     name: str
     owner: str
     token: int
@@ -46,15 +55,15 @@ UPDATE rtms_lease SET expires_at = clock_timestamp()
 """
 
 
-def lease_acquire(name: str, owner: str, ttl: timedelta) -> Held | None:
+def lease_acquire(name: str, owner: str, ttl: timedelta) -> HeldLease | None:
     """Take the lease if it is free or expired. None when someone else holds it."""
     with connection.cursor() as cursor:
         cursor.execute(_ACQUIRE, {"name": name, "owner": owner, "ttl": ttl.total_seconds()})
         row = cursor.fetchone()
-    return None if row is None else Held(name=name, owner=owner, token=int(row[0]))
+    return None if row is None else HeldLease(name=name, owner=owner, token=int(row[0]))
 
 
-def lease_renew(held: Held, ttl: timedelta) -> bool:
+def lease_renew(held: HeldLease, ttl: timedelta) -> bool:
     """Extend a lease we still hold. False means it expired or changed hands: stop acting on it now."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -63,7 +72,102 @@ def lease_renew(held: Held, ttl: timedelta) -> bool:
         return bool(cursor.rowcount == 1)
 
 
-def lease_release(held: Held) -> None:
+def lease_release(held: HeldLease) -> None:
     """Expire our lease at once so a standby can take over without waiting for the TTL."""
     with connection.cursor() as cursor:
         cursor.execute(_RELEASE, {"name": held.name, "owner": held.owner, "token": held.token})
+
+
+@contextlib.contextmanager
+def lease_held(name: str, owner: str, ttl: timedelta) -> Iterator[HeldLease | None]:
+    """``with lease_held(...) as held:`` for one bounded piece of work: ``held`` is None when someone else
+    holds the lease; ours is released when the block ends, however it ends."""
+    held = lease_acquire(name, owner, ttl)
+    try:
+        yield held
+    finally:
+        if held is not None:
+            lease_release(held)
+
+
+Work = Callable[[asyncio.Event], Coroutine[object, object, None]]
+
+
+@dataclass(frozen=True)
+class LeaderLease:
+    """Leader election for a long-running asyncio process: ``work`` runs only while this process holds
+    lease ``name``, and several replicas may run the same loop.
+
+    A standby polls every third of the TTL. The leader renews every third of the TTL and gives a renewal at
+    most until half the TTL has passed since the last one; a renewal it cannot make ends its work *before*
+    the lease can expire, because the next leader's connection would otherwise meet ours (Zoom lets a
+    second connection kick the first). The work is asked to stop (its event set), then cancelled, and only
+    after that is the lease released (on shutdown) or left to lapse (when lost). Logs
+    ``<log_prefix>.leader_acquired`` / ``.lease_lost`` / ``.lease_error`` / ``.leader_released`` with
+    ``log_extra``.
+    """
+
+    name: str
+    owner: str
+    ttl: timedelta
+    log_prefix: str
+    log_extra: Mapping[str, object]
+
+    async def run(self, stop: asyncio.Event, work: Work) -> None:
+        """Until ``stop`` is set: wait to lead, lead while the lease holds, then wait again."""
+        while not stop.is_set():
+            try:
+                held: HeldLease | None = await db(lease_acquire)(self.name, self.owner, self.ttl)
+            except DatabaseError as exc:
+                self._log("lease_error", logging.WARNING, error=type(exc).__name__)
+                held = None
+            if held is None:
+                await self._wait(stop, self._period_s)
+                continue
+            await self._lead(held, stop, work)
+
+    @property
+    def _period_s(self) -> float:
+        return self.ttl.total_seconds() / 3
+
+    async def _lead(self, held: HeldLease, stop: asyncio.Event, work: Work) -> None:
+        self._log("leader_acquired", logging.INFO, token=held.token)
+        work_stop = asyncio.Event()
+        task = asyncio.create_task(work(work_stop), name=f"lead-{self.name}")
+        last_renewed = time.monotonic()
+        try:
+            while not stop.is_set() and not task.done():
+                await self._wait(stop, self._period_s, also=task)
+                if stop.is_set() or task.done():
+                    break
+                budget = self.ttl.total_seconds() / 2 - (time.monotonic() - last_renewed)
+                try:
+                    renewed = budget > 0 and await asyncio.wait_for(db(lease_renew)(held, self.ttl), budget)
+                except (TimeoutError, DatabaseError):
+                    renewed = False
+                if not renewed:
+                    self._log("lease_lost", logging.WARNING, token=held.token)
+                    return
+                last_renewed = time.monotonic()
+        finally:
+            # The work (and its sockets) ends first; only then may the lease pass to someone else.
+            work_stop.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            if stop.is_set():
+                with contextlib.suppress(DatabaseError):
+                    await db(lease_release)(held)
+            self._log("leader_released", logging.INFO)
+
+    @staticmethod
+    async def _wait(stop: asyncio.Event, timeout_s: float, *, also: asyncio.Task[None] | None = None) -> None:
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+        if also is not None:
+            waiters.append(also)  # type: ignore[arg-type]
+        try:
+            await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiters[0].cancel()
+
+    def _log(self, event: str, level: int, **fields: object) -> None:
+        logger.log(level, f"{self.log_prefix}.{event}", extra={**self.log_extra, **fields})

@@ -1,37 +1,37 @@
-"""The meeting and stream state machines as pure tables.
+"""The meeting and stream state machines as pure tables: no Django, so pure code (reconciler/core.py,
+rtms/start_guard.py) uses the same states the models store.
 
 Services apply a transition with a conditional UPDATE whose WHERE clause is ``ALLOWED_FROM[to]``; this
 module is the single place that says which moves exist. Re-applying a transition that already happened is
-a no-op, not an error, because Zoom delivers events more than once.
+a no-op, not an error, because Zoom delivers events more than once. The labels people read are the
+models' (rtms/models/meetings.py).
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Final
 
-from django.db import models
+
+class MeetingState(StrEnum):
+    LIVE = "live"
+    ENDED = "ended"
 
 
-class MeetingState(models.TextChoices):
-    LIVE = "live", "Live"
-    ENDED = "ended", "Ended"
+class StreamState(StrEnum):
+    WANTED = "wanted"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    INTERRUPTED = "interrupted"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FAILED = "failed"
 
 
-class StreamState(models.TextChoices):
-    WANTED = "wanted", "Wanted (waiting for a gateway)"
-    CONNECTING = "connecting", "Connecting"
-    CONNECTED = "connected", "Connected"
-    INTERRUPTED = "interrupted", "Interrupted (reconnecting)"
-    PAUSED = "paused", "Paused by Zoom"
-    STOPPED = "stopped", "Stopped"
-    FAILED = "failed", "Failed"
-
-
-class RoutingStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    ROUTED = "routed", "Routed"
-    QUARANTINED = "quarantined", "Quarantined (no residency rule matched)"
+class RoutingStatus(StrEnum):
+    PENDING = "pending"
+    ROUTED = "routed"
+    QUARANTINED = "quarantined"
 
 
 STREAM_TERMINAL: Final = frozenset({StreamState.STOPPED, StreamState.FAILED})
@@ -57,19 +57,21 @@ MEETING_ALLOWED_FROM: Final[dict[MeetingState, frozenset[MeetingState]]] = {
 }
 
 
-class Move(Enum):
+class MoveVerdict(Enum):
+    """What the table says of moving from one state to another."""
+
     APPLY = "apply"
     NOOP = "noop"
     ILLEGAL = "illegal"
 
 
-def stream_move(current: StreamState, target: StreamState) -> Move:
+def stream_move(current: StreamState, target: StreamState) -> MoveVerdict:
     if current == target:
-        return Move.NOOP
-    return Move.APPLY if current in STREAM_ALLOWED_FROM[target] else Move.ILLEGAL
+        return MoveVerdict.NOOP
+    return MoveVerdict.APPLY if current in STREAM_ALLOWED_FROM[target] else MoveVerdict.ILLEGAL
 
 
-def meeting_move(current: MeetingState, target: MeetingState) -> Move:
+def meeting_move(current: MeetingState, target: MeetingState) -> MoveVerdict:
     if current == target:
-        return Move.NOOP
-    return Move.APPLY if current in MEETING_ALLOWED_FROM[target] else Move.ILLEGAL
+        return MoveVerdict.NOOP
+    return MoveVerdict.APPLY if current in MEETING_ALLOWED_FROM[target] else MoveVerdict.ILLEGAL

@@ -27,6 +27,9 @@ from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailabl
 
 logger = logging.getLogger(__name__)
 
+# How a caller gives routing its Zoom client: tests and the reconciler pass their own.
+ApiFactory = Callable[[ZoomAccount], ZoomApi]
+
 
 @dataclass(frozen=True)
 class RoutingOutcome:
@@ -71,7 +74,7 @@ def _fetch_user_email(api: ZoomApi, facts: MeetingFacts) -> MeetingFacts:
 
 
 def route_meeting(
-    facts: MeetingFacts, *, account: ZoomAccount | None, api_factory: Callable[[ZoomAccount], ZoomApi]
+    facts: MeetingFacts, *, account: ZoomAccount | None, api_factory: ApiFactory
 ) -> RoutingOutcome:
     """Decide the owning region. Raises ZoomUnavailable/ZoomRateLimited (transient: retry the task);
     any other Zoom refusal quarantines with the reason noted."""

@@ -7,15 +7,16 @@ rows means another process moved first; we re-read and decide again (bounded), s
 
 from __future__ import annotations
 
+import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
-from rtms.lifecycle import MeetingState, Move, StreamState, meeting_move, stream_move
+from rtms.lifecycle import MeetingState, MoveVerdict, StreamState, meeting_move, stream_move
 from rtms.models import AuditLog, Meeting, MeetingTransition, RtmsStream, StreamTransition
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def _transition(
     object_id: int,
     to: str,
     *,
-    move_of: Callable[[str], Move],
+    move_of: Callable[[str], MoveVerdict],
     updates: dict[str, Any],
     record: Callable[[str], object],
     cause: str,
@@ -55,9 +56,9 @@ def _transition(
     for _ in range(_MAX_RACE_RETRIES):
         current = str(model.objects.values_list("state", flat=True).get(pk=object_id))
         move = move_of(current)
-        if move is Move.NOOP:
+        if move is MoveVerdict.NOOP:
             return TransitionResult(applied=False, from_state=current, to_state=to)
-        if move is Move.ILLEGAL:
+        if move is MoveVerdict.ILLEGAL:
             raise IllegalTransition(kind, object_id, current, to)
         with transaction.atomic():
             if model.objects.filter(pk=object_id, state=current).update(state=to, **updates):
@@ -163,4 +164,40 @@ def audit_record(
         region_code=region_code,
         source_ip=source_ip,
         detail=detail or {},
+    )
+
+
+class ContentAccess(enum.StrEnum):
+    """Ways of reading a meeting's content; each is recorded under its own audit action."""
+
+    TRANSCRIPT_READ = "transcript.read"  # segments as data (API pages, the transcript command)
+    TRANSCRIPT_VIEW = "transcript.view"  # segments shown to a person (admin, live page and socket)
+    TRANSCRIPT_EXPORT = "transcript.export"  # a whole transcript as a file
+    AUDIO_DOWNLOAD = "audio.download"
+
+
+def content_access_record(
+    access: ContentAccess,
+    *,
+    actor: str,
+    via: str,
+    meeting_ids: Sequence[int],
+    region_code: str,
+    source_ip: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> AuditLog:
+    """Reading meeting content discloses personal data: every surface (``via``: admin, api, live,
+    command) records it here, in one shape. One meeting is the audited object; a read spanning several
+    (an admin list) is recorded against the transcript table with the meetings in ``detail``."""
+    single = len(meeting_ids) == 1
+    return audit_record(
+        actor=actor,
+        action=access.value,
+        object_type="meeting" if single else "transcript",
+        object_id=meeting_ids[0] if single else "",
+        region_code=region_code,
+        source_ip=source_ip,
+        detail={"via": via, **(detail or {})},
+        clock=clock,
     )

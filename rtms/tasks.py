@@ -1,4 +1,5 @@
-"""Thin Celery adapters over rtms/processing.py and rtms/rtms_start.py (names are stable contracts).
+"""Thin Celery adapters over the inbox's steps (rtms/inbox/) and the RTMS start (rtms/capture.py). Their
+names are stable contracts, spelled once in rtms/inbox/publish.py, which is how everything sends them.
 
 Arguments are ids only (never personal data). Transient Zoom or database trouble is retried with capped,
 jittered back-off and a bound; a permanent failure is recorded on the inbox row or the meeting and stops.
@@ -14,8 +15,11 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
-from rtms import processing, rtms_start
-from rtms.inbox_sweep import inbox_mark_failed, inbox_sweep
+from rtms import capture
+from rtms.inbox import publish
+from rtms.inbox.apply import event_apply
+from rtms.inbox.route import event_route
+from rtms.inbox.sweep import inbox_mark_failed, inbox_sweep
 from rtms.zoom.api import ZoomRateLimited, ZoomUnavailable
 
 logger = logging.getLogger(__name__)
@@ -48,17 +52,17 @@ _COMMON: dict[str, Any] = {
 }
 
 
-@shared_task(name="rtms.route_event", **_COMMON)
+@shared_task(name=publish.ROUTE_EVENT, **_COMMON)
 def route_event(self: Task[Any, Any], *, event_id: int) -> str:
     try:
-        return processing.event_route(event_id).status
+        return event_route(event_id).status
     except TRANSIENT as exc:
         _retry_or_fail(self, exc, on_give_up=lambda e: inbox_mark_failed(event_id, e))
         return "failed"
 
 
 @shared_task(
-    name="rtms.route_events", acks_late=True, reject_on_worker_lost=True, time_limit=60, soft_time_limit=45
+    name=publish.ROUTE_EVENTS, acks_late=True, reject_on_worker_lost=True, time_limit=60, soft_time_limit=45
 )
 def route_events(*, event_ids: list[int]) -> int:
     """A batch from a busy process's route publisher, fanned out into one ``route_event`` per event so each
@@ -67,27 +71,25 @@ def route_events(*, event_ids: list[int]) -> int:
     ids = [event_id for event_id in event_ids if type(event_id) is int]
     if len(ids) != len(event_ids):
         logger.warning("inbox.route_batch_malformed", extra={"skipped": len(event_ids) - len(ids)})
-    with route_event.app.producer_or_acquire() as producer:
-        for event_id in ids:
-            route_event.apply_async(kwargs={"event_id": event_id}, producer=producer)
+    publish.send_route_each(ids)
     return len(ids)
 
 
-@shared_task(name="rtms.apply_event", **_COMMON)
+@shared_task(name=publish.APPLY_EVENT, **_COMMON)
 def apply_event(self: Task[Any, Any], *, event_id: int) -> str:
     try:
-        return processing.event_apply(event_id)
+        return event_apply(event_id)
     except TRANSIENT as exc:
         _retry_or_fail(self, exc, on_give_up=lambda e: inbox_mark_failed(event_id, e))
         return "failed"
 
 
-@shared_task(name="rtms.start_rtms", **_COMMON)
+@shared_task(name=publish.START_RTMS, **_COMMON)
 def start_rtms(self: Task[Any, Any], *, meeting_id: int) -> str:
     try:
-        return rtms_start.meeting_rtms_start(meeting_id)
+        return capture.rtms_start(meeting_id)
     except TRANSIENT as exc:
-        _retry_or_fail(self, exc, on_give_up=lambda e: rtms_start.meeting_rtms_start_failed(meeting_id, e))
+        _retry_or_fail(self, exc, on_give_up=lambda e: capture.rtms_start_failed(meeting_id, e))
         return "failed"
 
 

@@ -16,10 +16,6 @@ from api.access import Principal, principal_of, scoped
 ID_REGEX = r"[0-9]{1,18}"  # bigint-sized ids only; anything else is a 404, never a database error
 
 
-def client_ip(request: Request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 class ScopedQuerysetMixin:
     """``region_code_path`` leads from the model to its region's code; ``unrouted_q`` matches rows no
     region owns yet (visible only with quarantine access)."""

@@ -18,8 +18,9 @@ from api.serializers import (
     InboundEventSerializer,
     RerouteResultSerializer,
 )
-from api.views.common import ID_REGEX, ScopedQuerysetMixin, client_ip
-from rtms.manual import event_reroute
+from api.views.common import ID_REGEX, ScopedQuerysetMixin
+from controlplane.client_ip import client_ip
+from rtms.inbox.reroute import event_reroute
 from rtms.models import InboundEvent
 
 

@@ -29,20 +29,19 @@ from api.serializers import (
     TranscriptPageSerializer,
     TranscriptQuerySerializer,
 )
-from api.views.common import ID_REGEX, PassThroughNegotiation, ScopedQuerysetMixin, client_ip
-from rtms.manual import rtms_start_manual, rtms_stop_manual
+from api.views.common import ID_REGEX, PassThroughNegotiation, ScopedQuerysetMixin
+from compliance.erasure import meeting_erase
+from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
+from controlplane.client_ip import client_ip
+from rtms.capture import rtms_start_manual, rtms_stop_manual
 from rtms.models import Meeting
-from rtms.services import audit_record
+from rtms.services import ContentAccess, content_access_record
 
 EXPORT_MEDIA = {
     (200, "application/json"): OpenApiTypes.OBJECT,
     (200, "text/plain"): OpenApiTypes.STR,
     (200, "text/vtt"): OpenApiTypes.STR,
 }
-
-
-def _region_code(meeting: Meeting) -> str:
-    return meeting.region.code if meeting.region is not None else ""
 
 
 class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
@@ -87,14 +86,14 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
         limit = params["limit"]
         segments = segment_page(meeting, stream_id=stream_id, after=after, limit=limit + 1)
         more, segments = len(segments) > limit, segments[:limit]
-        audit_record(
+        content_access_record(
+            ContentAccess.TRANSCRIPT_READ,
             actor=self.principal.actor,
-            action="transcript.read",
-            object_type="meeting",
-            object_id=meeting.pk,
-            region_code=_region_code(meeting),
+            via="api",
+            meeting_ids=[meeting.pk],
+            region_code=meeting.region_code,
             source_ip=client_ip(request),
-            detail={"via": "api", "segments": len(segments), "after": list(after) if after else None},
+            detail={"segments": len(segments), "after": list(after) if after else None},
         )
         next_url = None
         if more:
@@ -120,20 +119,18 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
         content_negotiation_class=PassThroughNegotiation,
     )
     def transcript_export(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
-        from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
-
         meeting = self.get_object()
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
-        audit_record(
+        content_access_record(
+            ContentAccess.TRANSCRIPT_EXPORT,
             actor=self.principal.actor,
-            action="transcript.export",
-            object_type="meeting",
-            object_id=meeting.pk,
-            region_code=_region_code(meeting),
+            via="api",
+            meeting_ids=[meeting.pk],
+            region_code=meeting.region_code,
             source_ip=client_ip(request),
-            detail={"format": fmt, "via": "api"},
+            detail={"format": fmt},
         )
         response = StreamingHttpResponse(transcript_export(meeting, fmt), content_type=EXPORT_FORMATS[fmt])
         response["Content-Disposition"] = f'attachment; filename="{export_filename(meeting, fmt)}"'
@@ -152,7 +149,7 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
     )
     def audio(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         meeting = self.get_object()
-        code = _region_code(meeting)
+        code = meeting.region_code
         if not code:
             raise NotFound("this meeting has no audio recording")
         try:
@@ -161,14 +158,14 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
             raise Conflict(str(exc)) from None
         if not recording.parts:
             raise NotFound("this meeting has no audio recording")
-        audit_record(
+        content_access_record(
+            ContentAccess.AUDIO_DOWNLOAD,
             actor=self.principal.actor,
-            action="audio.download",
-            object_type="meeting",
-            object_id=meeting.pk,
+            via="api",
+            meeting_ids=[meeting.pk],
             region_code=code,
             source_ip=client_ip(request),
-            detail={"via": "api", "parts": len(recording.parts), "bytes": recording.content_length},
+            detail={"parts": len(recording.parts), "bytes": recording.content_length},
         )
         response = StreamingHttpResponse(wav_chunks(recording), content_type="audio/wav")
         response["Content-Length"] = str(recording.content_length)
@@ -227,8 +224,6 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
     )
     @action(detail=True, methods=["post"], pagination_class=None, filterset_class=None)
     def erase(self, request: Request, pk: str | None = None) -> Response:
-        from compliance.erasure import meeting_erase
-
         meeting = self.get_object()
         self.principal.require_write("rtms.delete_meeting")
         reason = self._reason(request)

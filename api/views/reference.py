@@ -12,7 +12,8 @@ from rest_framework.serializers import BaseSerializer
 from api.filters import ResidencyRuleFilter
 from api.pagination import CodeCursorPagination, PositionCursorPagination
 from api.serializers import RegionSerializer, ResidencyRuleSerializer
-from api.views.common import ID_REGEX, ScopedQuerysetMixin, client_ip
+from api.views.common import ID_REGEX, ScopedQuerysetMixin
+from controlplane.client_ip import client_ip
 from regions.models import Region, ResidencyRule
 from rtms.services import audit_record
 

@@ -16,14 +16,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 from django.db.models.expressions import RawSQL
 
-from live.batch_send import group_send_many
-from live.groups import meeting_group
-from reconciler.hooks import request_reconcile
 from regions.models import Region
+from rtms import hooks
 from rtms.accounts import rtms_app_credentials
 from rtms.asyncdb import db
 from rtms.gateway import metrics
@@ -37,9 +34,9 @@ from rtms.gateway.claims import (
 )
 from rtms.gateway.moves import Move, MoveWriter
 from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seqs
+from rtms.inbox.apply import ZOOM_INTERRUPTED_CAUSE
 from rtms.lifecycle import STREAM_TERMINAL, StreamState
 from rtms.models import Meeting, RtmsStream, StreamTransition
-from rtms.processing import ZOOM_INTERRUPTED_CAUSE
 from rtms.zoom.credentials import RtmsAppCredentials
 from rtms.zoom.media import MediaClientConfig, WebSocketTransport
 from rtms.zoom.protocol import AudioData, EventUpdate, MediaType, TranscriptData
@@ -86,7 +83,7 @@ _MOVES: dict[StatusKind, tuple[StreamState, ...]] = {
 class StreamSink:
     """The media client's callbacks for one stream: segments to the batcher, states to the database."""
 
-    def __init__(self, held: Held, batcher: SegmentBatcher, moves: MoveWriter, next_seq: int) -> None:
+    def __init__(self, held: HeldStream, batcher: SegmentBatcher, moves: MoveWriter, next_seq: int) -> None:
         self.held = held
         self.batcher = batcher
         self.moves = moves
@@ -140,7 +137,7 @@ class StreamSink:
 
 
 @dataclass
-class Held:
+class HeldStream:
     claim: Claim
     region_code: str
     meeting_uuid: str
@@ -222,12 +219,12 @@ _WATCH_AT_MOST_EVERY_S = 0.5
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.held: dict[int, Held] = {}
+        self.held: dict[int, HeldStream] = {}
         self.wake = asyncio.Event()
         self.batcher = SegmentBatcher(
             interval_s=config.flush_interval_s,
             max_rows=config.flush_max_rows,
-            publish=_publish_live,
+            publish=hooks.publish_segments,
             observe=lambda region, seconds: metrics.FLUSH_SECONDS.labels(region).observe(seconds),
         )
         self.moves = MoveWriter()
@@ -328,7 +325,7 @@ class Gateway:
                 else:
                     held.connection.interrupt()
 
-    def _target(self, held: Held, urls: tuple[str, ...], generation: int) -> StreamTarget:
+    def _target(self, held: HeldStream, urls: tuple[str, ...], generation: int) -> StreamTarget:
         media = MediaType.TRANSCRIPT | (MediaType.AUDIO if held.audio is not None else MediaType.TRANSCRIPT)
         return StreamTarget(
             meeting_uuid=held.meeting_uuid,
@@ -371,7 +368,7 @@ class Gateway:
                     owner=self.config.owner, stream_id=claim.stream_id, token=claim.lease_token
                 )
             return
-        held = Held(
+        held = HeldStream(
             claim=claim,
             region_code=region_code,
             meeting_uuid=prepared.meeting_uuid,
@@ -401,7 +398,7 @@ class Gateway:
             "gateway.stream_claimed", extra={"stream_id": claim.stream_id, "token": claim.lease_token}
         )
 
-    async def _hold(self, held: Held) -> None:
+    async def _hold(self, held: HeldStream) -> None:
         assert held.connection is not None
         try:
             outcome = await held.connection.run(held.stop)
@@ -417,7 +414,7 @@ class Gateway:
             if self.held.get(held.claim.stream_id) is held:
                 del self.held[held.claim.stream_id]
 
-    async def _finish(self, held: Held, outcome: SessionOutcome) -> None:
+    async def _finish(self, held: HeldStream, outcome: SessionOutcome) -> None:
         sid = held.claim.stream_id
         reason = None if outcome.stop_reason is None else int(outcome.stop_reason)
         metrics.OUTCOMES.labels(held.region_code, outcome.kind.value).inc()
@@ -431,10 +428,7 @@ class Gateway:
                 Move(sid, (StreamState.STOPPED,), cause=f"gateway.{outcome.kind.value}", stop_reason=reason)
             )
             if outcome.kind is OutcomeKind.RESTART_REQUESTED:
-                # Blocking broker I/O: off the event loop.
-                await sync_to_async(request_reconcile, thread_sensitive=False)(
-                    zoom_account_id="", reason="rtms-restart-requested"
-                )
+                await hooks.ask_reconcile_from_loop(zoom_account_id="", reason="rtms-restart-requested")
         elif outcome.kind in (OutcomeKind.REFUSED, OutcomeKind.FAILED):
             try:
                 await db(RtmsStream.objects.filter(pk=sid).update)(
@@ -491,7 +485,7 @@ class Gateway:
         await self.batcher.flush()
 
 
-def _forget(held: Held) -> None:
+def _forget(held: HeldStream) -> None:
     """Local bookkeeping when a stream leaves this gateway: finish its audio part, fix the gauge."""
     if held.audio is not None:
         held.audio.close()
@@ -516,24 +510,3 @@ async def _first(*events: asyncio.Event) -> None:
     finally:
         for w in waiters:
             w.cancel()
-
-
-async def _publish_live(batch: list[Segment]) -> None:
-    """Committed segments to the live page's channel group (the consumer arrives with the live page)."""
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    # One message per meeting per flush, not per segment, and all of them in one Redis round trip: a
-    # round trip per message was half the CPU of a busy gateway (bench/gateway.py).
-    by_meeting: dict[int, list[dict[str, object]]] = {}
-    for segment in batch:
-        by_meeting.setdefault(segment.meeting_id, []).append(segment.as_message())
-    await group_send_many(
-        layer,
-        [
-            (meeting_group(meeting_id), {"type": "transcript.segments", "segments": segments})
-            for meeting_id, segments in by_meeting.items()
-        ],
-    )

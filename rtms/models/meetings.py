@@ -4,6 +4,23 @@ from django.db import models
 
 from rtms.lifecycle import MeetingState, RoutingStatus, StreamState
 
+# The states are pure enums (rtms/lifecycle.py); what people read of them belongs with the models.
+MEETING_STATE_CHOICES = [(MeetingState.LIVE.value, "Live"), (MeetingState.ENDED.value, "Ended")]
+STREAM_STATE_CHOICES = [
+    (StreamState.WANTED.value, "Wanted (waiting for a gateway)"),
+    (StreamState.CONNECTING.value, "Connecting"),
+    (StreamState.CONNECTED.value, "Connected"),
+    (StreamState.INTERRUPTED.value, "Interrupted (reconnecting)"),
+    (StreamState.PAUSED.value, "Paused by Zoom"),
+    (StreamState.STOPPED.value, "Stopped"),
+    (StreamState.FAILED.value, "Failed"),
+]
+ROUTING_STATUS_CHOICES = [
+    (RoutingStatus.PENDING.value, "Pending"),
+    (RoutingStatus.ROUTED.value, "Routed"),
+    (RoutingStatus.QUARANTINED.value, "Quarantined (no residency rule matched)"),
+]
+
 
 class Meeting(models.Model):
     """One Zoom meeting instance (Zoom's uuid; the numeric id repeats across instances)."""
@@ -18,10 +35,10 @@ class Meeting(models.Model):
         "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="meetings"
     )
     routing_status = models.CharField(
-        max_length=16, choices=RoutingStatus.choices, default=RoutingStatus.PENDING
+        max_length=16, choices=ROUTING_STATUS_CHOICES, default=RoutingStatus.PENDING.value
     )
     routing_note = models.CharField(max_length=255, blank=True)
-    state = models.CharField(max_length=16, choices=MeetingState.choices, default=MeetingState.LIVE)
+    state = models.CharField(max_length=16, choices=MEETING_STATE_CHOICES, default=MeetingState.LIVE.value)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     last_seen_live_at = models.DateTimeField(null=True, blank=True)
@@ -48,6 +65,11 @@ class Meeting(models.Model):
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["state", "region"]), models.Index(fields=["routing_status"])]
 
+    @property
+    def region_code(self) -> str:
+        """The owning region's code; empty while quarantined."""
+        return self.region.code if self.region is not None else ""
+
     def __str__(self) -> str:
         return f"meeting {self.pk} ({self.zoom_meeting_id or self.zoom_uuid})"
 
@@ -56,8 +78,8 @@ class MeetingTransition(models.Model):
     """Append-only history of Meeting.state."""
 
     meeting = models.ForeignKey(Meeting, on_delete=models.PROTECT, related_name="transitions")
-    from_state = models.CharField(max_length=16, choices=MeetingState.choices)
-    to_state = models.CharField(max_length=16, choices=MeetingState.choices)
+    from_state = models.CharField(max_length=16, choices=MEETING_STATE_CHOICES)
+    to_state = models.CharField(max_length=16, choices=MEETING_STATE_CHOICES)
     cause = models.CharField(max_length=64)
     detail = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField()
@@ -72,7 +94,7 @@ class RtmsStream(models.Model):
     region = models.ForeignKey(
         "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    state = models.CharField(max_length=16, choices=StreamState.choices, default=StreamState.WANTED)
+    state = models.CharField(max_length=16, choices=STREAM_STATE_CHOICES, default=StreamState.WANTED.value)
     state_changed_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.IntegerField(
         null=True, blank=True, help_text="Zoom RTMS_STOP_REASON (zoom-protocol.md §2.4.10)"
@@ -109,8 +131,8 @@ class StreamTransition(models.Model):
     """Append-only history of RtmsStream.state."""
 
     stream = models.ForeignKey(RtmsStream, on_delete=models.PROTECT, related_name="transitions")
-    from_state = models.CharField(max_length=16, choices=StreamState.choices)
-    to_state = models.CharField(max_length=16, choices=StreamState.choices)
+    from_state = models.CharField(max_length=16, choices=STREAM_STATE_CHOICES)
+    to_state = models.CharField(max_length=16, choices=STREAM_STATE_CHOICES)
     cause = models.CharField(max_length=64)
     stop_reason = models.IntegerField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)

@@ -14,8 +14,8 @@ from compliance.models import ErasureTombstone
 from compliance.revoked import revoked_stream_purge
 from regions.models import Region
 from rtms.gateway.audio import audio_part_path
+from rtms.inbox.apply import event_apply
 from rtms.models import AuditLog, InboundEvent, Meeting, RtmsStream, TranscriptSegment
-from rtms.processing import event_apply
 from tests.integration.conftest import EU_ALIAS, AddSegments, MakeMeeting, MakeStream
 
 pytestmark = pytest.mark.django_db(databases=["default", EU_ALIAS])

@@ -18,8 +18,8 @@ from controlplane.asgi import application
 from live.publish import PUBLISHER
 from regions.access import group_name_for
 from regions.models import Region
-from rtms.gateway.runner import _publish_live
 from rtms.gateway.segments import Segment, segments_write
+from rtms.hooks import publish_segments
 from rtms.lifecycle import MeetingState, StreamState
 from rtms.models import AuditLog, Meeting, RtmsStream
 from rtms.services import meeting_transition, stream_transition
@@ -104,7 +104,7 @@ def _gateway_segment(stream: RtmsStream, seq: int, text: str) -> Segment:
 async def _gateway_flush(segments: list[Segment]) -> None:
     """What the gateway does per flush: commit, then publish to the meeting's group."""
     await sync_to_async(segments_write)(segments)
-    await _publish_live(segments)
+    await publish_segments(segments)
 
 
 @pytest.fixture
@@ -176,11 +176,11 @@ async def test_catch_up_then_live_segments_without_duplicates_when_a_segment_is_
     assert first[-1]["cursor"] == f"{stream.pk}:3"
 
     # seq 3 was in the catch-up; a late publish of it (committed before, published after) is not resent.
-    await _publish_live([_gateway_segment(stream, 3, "three")])
+    await publish_segments([_gateway_segment(stream, 3, "three")])
     await _gateway_flush([_gateway_segment(stream, 4, "four"), _gateway_segment(stream, 5, "five")])
     message = await ws.receive_json_from(timeout=TIMEOUT)
     assert _segments([message]) == [(stream.pk, 4, "four"), (stream.pk, 5, "five")]
-    await _publish_live([_gateway_segment(stream, 5, "five")])
+    await publish_segments([_gateway_segment(stream, 5, "five")])
     assert await ws.receive_nothing(timeout=0.5)
     await ws.disconnect()
 

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 
 from regions.models import Region, ResidencyRule
-from rtms.inbox_sweep import inbox_sweep
-from rtms.ingest import ingest
+from rtms.capture import rtms_start
+from rtms.inbox.apply import event_apply
+from rtms.inbox.receive import ingest
+from rtms.inbox.route import event_route, requeue_quarantined
+from rtms.inbox.sweep import inbox_sweep
 from rtms.models import Channel, InboundEvent, Meeting, RtmsStream, ZoomAccount
-from rtms.processing import event_apply, event_route, requeue_quarantined
-from rtms.rtms_start import meeting_rtms_start
 from tests.support import event_body, meeting_payload
 from zoomsim.testing import SimServer
 
@@ -34,8 +35,8 @@ def rules(eu: Region, us: Region) -> None:
 
 def deliver(body: dict[str, Any], channel: Channel = Channel.WEBHOOK) -> int:
     result = ingest(body, channel=channel)
-    assert result.received is not None
-    return result.received.event_id
+    assert result.stored is not None
+    return result.stored.event_id
 
 
 def process(event_id: int) -> str:
@@ -83,8 +84,8 @@ def test_meeting_started_is_routed_by_host_domain_and_starts_rtms_exactly_once(
     assert meeting.region is not None and meeting.region.code == "eu-central"
     assert meeting.routing_status == "routed" and meeting.state == "live"
     assert meeting.rtms_start_requested_at is not None
-    assert meeting_rtms_start(meeting.pk) == "called"
-    assert meeting_rtms_start(meeting.pk) == "already_called"
+    assert rtms_start(meeting.pk) == "called"
+    assert rtms_start(meeting.pk) == "already_called"
     assert len(patch_calls(sim)) == 1
 
 
@@ -95,7 +96,7 @@ def test_zoom_refusing_the_start_is_recorded_on_the_meeting(
     event_id = deliver(event_body("meeting.started", meeting_payload("ghost==", 99999999999)))
     process(event_id)
     meeting = Meeting.objects.get(zoom_uuid="ghost==")
-    assert meeting_rtms_start(meeting.pk) == "refused"
+    assert rtms_start(meeting.pk) == "refused"
     meeting.refresh_from_db()
     assert meeting.rtms_start_error_code == 3001 and meeting.rtms_start_called_at is None
 
@@ -316,5 +317,5 @@ def test_a_queued_start_does_not_undo_an_operator_stop(
     process(deliver(event_body("meeting.started", meeting_payload(uuid, meeting_id))))
     meeting = Meeting.objects.get(zoom_uuid=uuid)
     Meeting.objects.filter(pk=meeting.pk).update(rtms_manual_stop_at=timezone.now())  # before the task ran
-    assert meeting_rtms_start(meeting.pk) == "stopped_manually"
+    assert rtms_start(meeting.pk) == "stopped_manually"
     assert patch_calls(sim) == []

@@ -161,7 +161,7 @@ def test_a_run_past_its_time_box_defers_repairs_to_the_next_run(sim: SimServer, 
 def test_a_late_rtms_started_is_not_stopped_first(sim: SimServer, account: ZoomAccount) -> None:
     from django.utils import timezone
 
-    from rtms.ingest import ingest
+    from rtms.inbox.receive import ingest
     from rtms.models import Channel
     from tests.support import event_body
 

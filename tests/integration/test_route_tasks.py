@@ -7,7 +7,7 @@ import os
 import pytest
 from celery import signals
 
-from rtms.route_publisher import ROUTE_PUBLISHER, send_route_tasks
+from rtms.inbox.publish import ROUTE_PUBLISHER, send_route_tasks
 from rtms.tasks import route_events
 from tests.support import newest_tasks, queue_length
 

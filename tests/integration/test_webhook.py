@@ -13,9 +13,9 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from rtms.ingest import ingest
+from rtms.inbox.publish import ROUTE_PUBLISHER
+from rtms.inbox.receive import ingest
 from rtms.models import Channel, InboundEvent
-from rtms.route_publisher import ROUTE_PUBLISHER
 from tests.support import as_bytes, event_body, meeting_payload, newest_tasks, queue_length, sign_webhook
 
 pytestmark = pytest.mark.django_db
@@ -188,8 +188,8 @@ def test_ten_concurrent_deliveries_over_both_channels_count_as_one_event() -> No
             barrier.wait(timeout=10)
             channel = Channel.WEBHOOK if i % 2 else Channel.WEBSOCKET
             result = ingest(json.loads(json.dumps(body)), channel=channel)
-            assert result.received is not None
-            firsts.append(result.received.first)
+            assert result.stored is not None
+            firsts.append(result.stored.first)
         except BaseException as exc:
             errors.append(exc)
         finally:

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rtms.models import Meeting
 from rtms.selectors import meeting_get_by_uuid, segment_as_dict, segment_list_for_meeting
-from rtms.services import audit_record
+from rtms.services import ContentAccess, content_access_record
 
 
 class Command(BaseCommand):
@@ -29,13 +29,13 @@ class Command(BaseCommand):
         segments = segment_list_for_meeting(meeting)
         region = meeting.region.code if meeting.region else ""
         # Reading a transcript is a disclosure of personal data: it is audited whoever does it.
-        audit_record(
+        content_access_record(
+            ContentAccess.TRANSCRIPT_READ,
             actor="system:manage.py transcript",
-            action="transcript.read",
-            object_type="meeting",
-            object_id=meeting.pk,
+            via="command",
+            meeting_ids=[meeting.pk],
             region_code=region,
-            detail={"segments": len(segments), "via": "command"},
+            detail={"segments": len(segments)},
         )
         if options["json"]:
             payload = {

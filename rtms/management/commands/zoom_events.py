@@ -10,13 +10,11 @@ the first and two holders would fight. A standby polls and takes over once the l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
 import signal
 import socket
-import time
 import uuid
 from typing import Any
 
@@ -26,11 +24,11 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 from prometheus_client import Gauge, start_http_server
 
-from reconciler.hooks import request_reconcile
+from rtms import hooks
 from rtms.accounts import account_api_credentials
 from rtms.asyncdb import db
-from rtms.ingest import ingest
-from rtms.leases import Held, lease_acquire, lease_release, lease_renew
+from rtms.inbox.receive import ingest
+from rtms.leases import LeaderLease
 from rtms.models import Channel, ZoomAccount
 from rtms.zoom.credentials import MissingCredentials
 from rtms.zoom.events import EventSubscription, SubscriptionConfig
@@ -42,14 +40,6 @@ logger = logging.getLogger(__name__)
 LEADER = Gauge("rtms_events_leader", "1 while this process holds the account's event connection", ["account"])
 CONNECTED = Gauge("rtms_events_connected", "1 while the Zoom event WebSocket is open", ["account"])
 STORE_ATTEMPTS = 3
-
-
-async def _request_reconcile(zoom_account_id: str, reason: str) -> None:
-    # Publishing to the broker is blocking I/O (and retries while the broker is down): never on the loop,
-    # where it would stall heartbeats and lease renewals.
-    await sync_to_async(request_reconcile, thread_sensitive=False)(
-        zoom_account_id=zoom_account_id, reason=reason
-    )
 
 
 class AccountSubscriber:
@@ -90,36 +80,24 @@ class AccountSubscriber:
                 )
                 await asyncio.sleep(0.2 * 2**attempt)
         # The reconciler repairs whatever this event would have told us.
-        await _request_reconcile(self.label, "events-store-failed")
+        await hooks.ask_reconcile_from_loop(zoom_account_id=self.label, reason="events-store-failed")
 
     async def _connected(self) -> None:
         CONNECTED.labels(self.label).set(1)
-        await _request_reconcile(self.label, "events-gap")
+        await hooks.ask_reconcile_from_loop(zoom_account_id=self.label, reason="events-gap")
 
     async def _disconnected(self, reason: str) -> None:
         CONNECTED.labels(self.label).set(0)
 
     async def run(self, stop: asyncio.Event) -> None:
-        ttl_s = self.ttl.total_seconds()
-        while not stop.is_set():
-            try:
-                held: Held | None = await db(lease_acquire)(self.lease_name, self.owner, self.ttl)
-            except DatabaseError as exc:
-                logger.warning(
-                    "events.lease_error", extra={"account": self.label, "error": type(exc).__name__}
-                )
-                held = None
-            if held is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=ttl_s / 3)
-                continue
-            await self._lead(held, stop)
+        leader = LeaderLease(
+            self.lease_name, self.owner, self.ttl, log_prefix="events", log_extra={"account": self.label}
+        )
+        await leader.run(stop, self._lead)
 
-    async def _lead(self, held: Held, stop: asyncio.Event) -> None:
-        ttl_s = self.ttl.total_seconds()
-        logger.info("events.leader_acquired", extra={"account": self.label, "token": held.token})
+    async def _lead(self, sub_stop: asyncio.Event) -> None:
+        """The work of the leader: hold the account's event connection until told to stop."""
         LEADER.labels(self.label).set(1)
-        sub_stop = asyncio.Event()
         subscription = EventSubscription(
             self.config,
             get_token=self._token,
@@ -127,36 +105,11 @@ class AccountSubscriber:
             on_connected=self._connected,
             on_disconnected=self._disconnected,
         )
-        task = asyncio.create_task(subscription.run(sub_stop), name=f"events-{self.label}")
-        last_renewed = time.monotonic()
         try:
-            while not stop.is_set() and not task.done():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=ttl_s / 3)
-                if stop.is_set():
-                    break
-                budget = ttl_s / 2 - (time.monotonic() - last_renewed)
-                try:
-                    renewed = budget > 0 and await asyncio.wait_for(
-                        db(lease_renew)(held, self.ttl), timeout=budget
-                    )
-                except (TimeoutError, DatabaseError):
-                    renewed = False
-                if not renewed:
-                    logger.warning("events.lease_lost", extra={"account": self.label, "token": held.token})
-                    return
-                last_renewed = time.monotonic()
+            await subscription.run(sub_stop)
         finally:
-            # Close the Zoom socket first; only then may the lease pass to someone else.
-            sub_stop.set()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
             CONNECTED.labels(self.label).set(0)
             LEADER.labels(self.label).set(0)
-            if stop.is_set():
-                with contextlib.suppress(DatabaseError):
-                    await db(lease_release)(held)
-            logger.info("events.leader_released", extra={"account": self.label})
 
 
 class Command(BaseCommand):

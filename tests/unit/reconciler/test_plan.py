@@ -175,11 +175,18 @@ def test_the_plan_is_deterministic_and_counted_by_kind() -> None:
     assert plan_kinds(first.actions) == {"create_and_start": 2}
 
 
-def test_the_plans_idea_of_an_active_stream_matches_the_lifecycle_table() -> None:
-    from reconciler.core import ACTIVE_STREAM_STATES
+@pytest.mark.parametrize("state", ["wanted", "connecting", "connected", "interrupted", "paused"])
+def test_a_meeting_with_a_stream_active_in_the_lifecycle_table_is_left_alone(state: str) -> None:
+    """The plan reads the lifecycle's own table (stored states are plain strings)."""
     from rtms.lifecycle import STREAM_ACTIVE
 
-    assert {str(s) for s in STREAM_ACTIVE} == ACTIVE_STREAM_STATES
+    assert state in STREAM_ACTIVE
+    assert run(known(streams=(stream(state, None),))).actions == ()
+
+
+@pytest.mark.parametrize("state", ["stopped", "failed"])
+def test_a_meeting_whose_streams_all_ended_is_considered_for_a_restart(state: str) -> None:
+    assert only(run(known(streams=(stream(state, 13),)))).kind is Kind.START_RTMS
 
 
 def test_a_start_in_flight_is_not_doubled() -> None:

@@ -14,7 +14,7 @@ from django.db import OperationalError
 from rtms.gateway import runner
 from rtms.gateway.claims import Claim
 from rtms.gateway.moves import Move
-from rtms.gateway.runner import Gateway, GatewayConfig, Held
+from rtms.gateway.runner import Gateway, GatewayConfig, HeldStream
 from rtms.lifecycle import StreamState
 from rtms.zoom.media import MediaClientConfig
 from rtms.zoom.transport import OutcomeKind, SessionOutcome
@@ -56,7 +56,7 @@ def database_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "db", _database_down)
 
 
-def _gateway(moves: RecordingMoves) -> tuple[Gateway, Held]:
+def _gateway(moves: RecordingMoves) -> tuple[Gateway, HeldStream]:
     gateway = Gateway(
         GatewayConfig(
             region_code="eu",
@@ -80,7 +80,7 @@ def _gateway(moves: RecordingMoves) -> tuple[Gateway, Held]:
         lease_token=11,
         state="connecting",
     )
-    held = Held(claim=claim, region_code="eu", meeting_uuid="uuid-3", generation=1)
+    held = HeldStream(claim=claim, region_code="eu", meeting_uuid="uuid-3", generation=1)
     gateway.held[SID] = held
     return gateway, held
 

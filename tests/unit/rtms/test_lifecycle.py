@@ -11,7 +11,7 @@ from rtms.lifecycle import (
     STREAM_ALLOWED_FROM,
     STREAM_TERMINAL,
     MeetingState,
-    Move,
+    MoveVerdict,
     StreamState,
     meeting_move,
     stream_move,
@@ -49,11 +49,11 @@ LEGAL_STREAM_MOVES = {
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(StreamState, StreamState)))
 def test_stream_move_matches_the_table_for_every_pair(current: StreamState, target: StreamState) -> None:
     if current == target:
-        expected = Move.NOOP
+        expected = MoveVerdict.NOOP
     elif (current, target) in LEGAL_STREAM_MOVES:
-        expected = Move.APPLY
+        expected = MoveVerdict.APPLY
     else:
-        expected = Move.ILLEGAL
+        expected = MoveVerdict.ILLEGAL
     assert stream_move(current, target) is expected
 
 
@@ -70,13 +70,13 @@ def test_the_table_has_no_self_moves() -> None:
 @pytest.mark.parametrize(
     ("current", "target", "expected"),
     [
-        (MeetingState.LIVE, MeetingState.ENDED, Move.APPLY),
-        (MeetingState.LIVE, MeetingState.LIVE, Move.NOOP),
-        (MeetingState.ENDED, MeetingState.ENDED, Move.NOOP),
-        (MeetingState.ENDED, MeetingState.LIVE, Move.ILLEGAL),
+        (MeetingState.LIVE, MeetingState.ENDED, MoveVerdict.APPLY),
+        (MeetingState.LIVE, MeetingState.LIVE, MoveVerdict.NOOP),
+        (MeetingState.ENDED, MeetingState.ENDED, MoveVerdict.NOOP),
+        (MeetingState.ENDED, MeetingState.LIVE, MoveVerdict.ILLEGAL),
     ],
 )
 def test_meeting_move_covers_the_whole_table(
-    current: MeetingState, target: MeetingState, expected: Move
+    current: MeetingState, target: MeetingState, expected: MoveVerdict
 ) -> None:
     assert meeting_move(current, target) is expected

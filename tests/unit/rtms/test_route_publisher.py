@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from rtms import metrics
-from rtms.route_publisher import RoutePublisher
+from rtms.inbox.publish import RoutePublisher
 
 DEADLINE_S = 10.0
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from controlplane.clock import SYSTEM_CLOCK
 from rtms import metrics
-from rtms.ingest import ingest
+from rtms.inbox.receive import ingest
 from rtms.models import Channel, ZoomAccount
 from rtms.zoom.protocol import ProtocolError, UrlValidation
 from rtms.zoom.signing import url_validation_response, verify_webhook

@@ -1,11 +1,12 @@
-"""Route tasks for committed inbox rows, handed to the broker by a background thread, in batches.
+"""Publishing the inbox's tasks: the one module that sends them, by their stable names (so nothing here
+imports rtms/tasks.py, which imports the steps these tasks run), and that owns the route publisher.
 
-Publishing one Celery task costs about half a millisecond of CPU (configuration lookups, message building,
-a Redis round trip): more than the rest of a webhook's own work (bench/ingest.py, docs/benchmarks.md). So
-a request only hands the committed row's id to this process's publisher and answers; the publisher's
-thread sends what has gathered within ``LINGER_S`` as one message: ``rtms.route_event`` for a single id
-(light load, no extra hop), ``rtms.route_events`` for several (a worker fans it out into one
-``route_event`` each, so every event keeps its own retries and time limit).
+Route tasks for committed inbox rows are handed to the broker by a background thread, in batches.
+Publishing one Celery task costs more CPU than the rest of a webhook's own work (bench/ingest.py,
+docs/benchmarks.md). So a request only hands the committed row's id to this process's publisher and
+answers; the publisher's thread sends what has gathered within ``LINGER_S`` as one message:
+``rtms.route_event`` for a single id (light load, no extra hop), ``rtms.route_events`` for several (a worker
+fans it out into one ``route_event`` each, so every event keeps its own retries and time limit).
 
 Nothing is lost with the ids held here: a row's id is handed over only after the row committed, and the
 inbox sweeper re-enqueues rows still pending after ``INBOX_SWEEP_AFTER`` (a process killed with ids in
@@ -23,14 +24,23 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 
+from celery import current_app
+
+from regions.routing import queue_for
 from rtms import metrics
 
 logger = logging.getLogger(__name__)
 
+# The tasks' stable names (contracts: queued messages outlive a deploy); rtms/tasks.py registers them.
+ROUTE_EVENT = "rtms.route_event"
+ROUTE_EVENTS = "rtms.route_events"
+APPLY_EVENT = "rtms.apply_event"
+START_RTMS = "rtms.start_rtms"
+
 MAX_BATCH = 500  # ids per message; 500 ids are about 4 KB of JSON
-# After the first id, wait this long for more: under load, messages then carry several ids each (fewer
-# publishes: at ~300 webhooks/s, 5 ms gave about 2 ids per message, 20 ms about 10, and a tenth more
-# webhooks/s in bench/ingest.py). Routing 20 ms later is nothing against Zoom's 60 s RTMS window.
+# After the first id, wait this long for more: under load, messages then carry several ids each, so there
+# are fewer publishes (docs/benchmarks.md, "route publisher"). Routing 20 ms later is nothing against
+# Zoom's 60 s RTMS window.
 LINGER_S = 0.02
 MAX_WAITING = 100_000  # beyond this (broker down for long), ids are dropped and left to the sweeper
 EXIT_FLUSH_TIMEOUT_S = 2.0
@@ -146,13 +156,50 @@ def _renew_lock(publisher: RoutePublisher | None) -> None:
 
 
 def send_route_tasks(event_ids: Sequence[int]) -> None:
-    from rtms.tasks import route_event, route_events
-
     if len(event_ids) == 1:
-        route_event.apply_async(kwargs={"event_id": event_ids[0]})
+        current_app.send_task(ROUTE_EVENT, kwargs={"event_id": event_ids[0]})
     else:
-        route_events.apply_async(kwargs={"event_ids": list(event_ids)})
+        current_app.send_task(ROUTE_EVENTS, kwargs={"event_ids": list(event_ids)})
+
+
+def send_route_each(event_ids: Sequence[int]) -> None:
+    """One ``route_event`` per id, over one producer connection (a worker fanning out a batch)."""
+    with current_app.producer_or_acquire() as producer:
+        for event_id in event_ids:
+            current_app.send_task(ROUTE_EVENT, kwargs={"event_id": event_id}, producer=producer)
 
 
 ROUTE_PUBLISHER = RoutePublisher(send_route_tasks)
 atexit.register(ROUTE_PUBLISHER.flush, EXIT_FLUSH_TIMEOUT_S)
+
+
+def enqueue_route(event_id: int) -> None:
+    """Hand a committed event to a worker, soon: the process's route publisher sends it from its own
+    thread, so the caller never waits for the broker. A broker that is down must not fail the delivery:
+    the row is committed and the inbox sweeper re-enqueues what is pending."""
+    ROUTE_PUBLISHER.submit(event_id)
+
+
+def flush_route_publisher(**_signal: object) -> None:
+    """Celery's prefork children leave through ``os._exit``, which skips the ``atexit`` flush: publish the
+    route tasks a child still holds rather than leave them to the inbox sweeper (connected to
+    ``worker_process_shutdown`` in rtms/apps.py)."""
+    ROUTE_PUBLISHER.flush(EXIT_FLUSH_TIMEOUT_S)
+
+
+def enqueue_apply(event_id: int, region_code: str) -> None:
+    """After commit, on the owning region's queue. A failed publish is left to the sweeper."""
+    try:
+        current_app.send_task(APPLY_EVENT, kwargs={"event_id": event_id}, queue=queue_for(region_code))
+    except Exception as exc:  # the sweeper re-enqueues what is still pending
+        logger.warning("inbox.enqueue_failed", extra={"event_id": event_id, "error": type(exc).__name__})
+
+
+def enqueue_start(meeting_id: int, region_code: str) -> None:
+    """After commit, on the owning region's queue. A failed publish is left to the reconciler."""
+    try:
+        current_app.send_task(START_RTMS, kwargs={"meeting_id": meeting_id}, queue=queue_for(region_code))
+    except Exception as exc:  # the reconciler restarts meetings that have no stream
+        logger.warning(
+            "rtms.start_enqueue_failed", extra={"meeting_id": meeting_id, "error": type(exc).__name__}
+        )

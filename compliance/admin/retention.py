@@ -9,8 +9,8 @@ from django.db.models import ForeignKey, Q
 from django.forms import ModelChoiceField, ModelForm
 from django.http import HttpRequest
 
-from compliance.admin_actions import source_ip
 from compliance.models import ErasureTombstone, RetentionPolicy
+from controlplane.client_ip import client_ip
 from regions.access import scope_for
 from regions.admin_scoping import ReadOnlyAdminMixin, RegionScopedAdmin
 from regions.models import Region
@@ -49,7 +49,7 @@ class RetentionPolicyAdmin(RegionScopedAdmin):
             object_type="retention_policy",
             object_id=obj.pk,
             region_code=obj.region.code,
-            source_ip=source_ip(request),
+            source_ip=client_ip(request),
             detail={"before": before, "after": {f: getattr(obj, f) for f in _POLICY_FIELDS}, "via": "admin"},
         )
 
@@ -63,7 +63,7 @@ class RetentionPolicyAdmin(RegionScopedAdmin):
             object_type="retention_policy",
             object_id=pk,
             region_code=code,
-            source_ip=source_ip(request),
+            source_ip=client_ip(request),
             detail={"before": before, "via": "admin"},
         )
 

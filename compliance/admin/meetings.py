@@ -19,15 +19,16 @@ from compliance.admin_actions import (
     erase_meetings,
     export_transcript,
     meetings_scoped,
-    source_ip,
     start_rtms,
     stop_rtms,
 )
 from compliance.audit_export import audit_csv_response
+from controlplane.client_ip import client_ip
 from regions.access import QUARANTINE_GROUP, scope_for
 from regions.admin_scoping import ReadOnlyAdminMixin, RegionScopedAdmin
 from regions.models import Region
 from regions.storage import RegionStorageNotConfigured, content_alias
+from rtms.inbox.reroute import meeting_reroute
 from rtms.models import (
     AuditLog,
     InboundEvent,
@@ -38,6 +39,7 @@ from rtms.models import (
     TranscriptSegment,
     ZoomAccount,
 )
+from rtms.services import ContentAccess, content_access_record
 
 
 @admin.register(ZoomAccount)
@@ -95,9 +97,6 @@ def _may_reroute(request: HttpRequest) -> bool:
 def reroute_quarantined(
     modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]
 ) -> TemplateResponse | None:
-    from rtms.processing import requeue_quarantined
-    from rtms.services import audit_record
-
     if not _may_reroute(request):
         modeladmin.message_user(request, "Only the quarantine group may re-route.", messages.ERROR)
         return None
@@ -123,15 +122,12 @@ def reroute_quarantined(
         return reason
     total = 0
     for meeting in meetings:
-        count = requeue_quarantined(meeting)
-        total += count
-        audit_record(
+        total += meeting_reroute(
+            meeting,
             actor=request.user.get_username(),
-            action="event.reroute",
-            object_type="meeting",
-            object_id=meeting.pk,
-            source_ip=source_ip(request),
-            detail={"events": count, "reason": reason, "via": "admin"},
+            source_ip=client_ip(request),
+            reason=reason,
+            via="admin",
         )
     modeladmin.message_user(
         request, f"{total} quarantined event(s) sent back through routing.", messages.SUCCESS
@@ -296,19 +292,17 @@ class TranscriptSegmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ign
         return response
 
     def _audit_view(self, request: HttpRequest, segments: list[TranscriptSegment], *, surface: str) -> None:
-        from rtms.services import audit_record
-
         if not segments:
             return
         meeting_ids = sorted({s.meeting_id for s in segments})
-        audit_record(
+        content_access_record(
+            ContentAccess.TRANSCRIPT_VIEW,
             actor=request.user.get_username(),
-            action="transcript.view",
-            object_type="meeting" if len(meeting_ids) == 1 else "transcript",
-            object_id=meeting_ids[0] if len(meeting_ids) == 1 else "",
+            via="admin",
+            meeting_ids=meeting_ids,
             region_code=segments[0].region_code,
-            source_ip=source_ip(request),
-            detail={"via": "admin", "surface": surface, "segments": len(segments), "meetings": meeting_ids},
+            source_ip=client_ip(request),
+            detail={"surface": surface, "segments": len(segments), "meetings": meeting_ids},
         )
 
 

@@ -1,4 +1,4 @@
-"""The inbox: every Zoom event, from either channel, stored once under its dedupe key.
+"""Storing an event: every Zoom event, from either channel, stored once under its dedupe key.
 
 The first copy to arrive inserts the row; later copies only stamp their channel's first arrival and bump
 ``delivery_count``. One INSERT ... ON CONFLICT makes that atomic, so concurrent deliveries of the same
@@ -36,15 +36,15 @@ RETURNING id, (xmax = 0) AS inserted, received_at, first_channel, status
 
 
 @dataclass(frozen=True)
-class Received:
+class Stored:
     event_id: int
     first: bool
     status: str
 
 
-def inbox_receive(
+def inbox_store(
     *, event: ZoomEvent, body: dict[str, object], channel: Channel, clock: Clock = SYSTEM_CLOCK
-) -> Received:
+) -> Stored:
     """Store one delivery. Unknown event types are stored as ``ignored``: kept, never applied."""
     now: datetime = clock.now()
     status = InboxStatus.IGNORED if isinstance(event, UnknownEvent) else InboxStatus.PENDING
@@ -76,4 +76,4 @@ def inbox_receive(
             "first": inserted,
         },
     )
-    return Received(event_id=event_id, first=bool(inserted), status=current_status)
+    return Stored(event_id=event_id, first=bool(inserted), status=current_status)

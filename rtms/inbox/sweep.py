@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db.models import Q
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
+from rtms.inbox.publish import enqueue_apply, enqueue_route
 from rtms.models import InboundEvent, InboxStatus
 
 logger = logging.getLogger(__name__)
@@ -21,9 +22,6 @@ SWEEP_BATCH = 500
 
 
 def inbox_sweep(*, older_than: timedelta, clock: Clock = SYSTEM_CLOCK) -> int:
-    from rtms.ingest import enqueue_route
-    from rtms.processing import enqueue_apply
-
     cutoff = clock.now() - older_than
     stale = (
         InboundEvent.objects.filter(status=InboxStatus.PENDING, received_at__lt=cutoff)

@@ -1,0 +1,340 @@
+"""Starting and stopping RTMS for a meeting: the one service every adapter calls.
+
+Three paths ask Zoom for a stream, and all three check rtms/start_guard.py first:
+
+- ingest (``rtms_start``): after ``meeting.started`` for an account that starts RTMS through the API. The
+  claim (``rtms_start_requested_at``) was taken when the event was applied; this makes the call once and
+  records Zoom's answer. Zoom's refusals (2308 not allowed, 2310 no plan or wrong state, 3001 not live)
+  are recorded for the admin and the reconciler, not retried here.
+- an operator (``rtms_start_manual``, ``rtms_stop_manual``), from the admin or the REST API: refusals
+  raise :class:`IllegalState` (the API answers 409); Zoom's refusals and outages propagate as
+  :class:`rtms.zoom.api.ZoomApiError` (the API answers 502 with Zoom's code). Both leave an audit row.
+- the reconciler (``rtms_restart``), for a live meeting without a healthy stream.
+
+A manual stop is a deliberate decision, like a host's: it sets ``Meeting.rtms_manual_stop_at`` *before*
+Zoom is called, so nothing restarts the meeting behind the operator, even if Zoom's stop event is lost or
+reports a retryable reason. Only a manual start clears the marker; it cannot override a host's or
+participant's decision to stop (consent): only the people in the meeting can.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import F
+
+from controlplane.clock import SYSTEM_CLOCK, Clock
+from rtms import metrics
+from rtms.accounts import rtms_app_credentials
+from rtms.lifecycle import STREAM_ACTIVE, MeetingState
+from rtms.models import Meeting
+from rtms.services import audit_record
+from rtms.start_guard import Refused, Starter, StartFacts, start_refusal, stopped_by_us
+from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailable
+from rtms.zoom.credentials import MissingCredentials
+from rtms.zoom_clients import zoom_api_for
+
+logger = logging.getLogger(__name__)
+
+RtmsAction = Literal["start", "stop"]
+
+__all__ = [
+    "IllegalState",
+    "NotConfigured",
+    "rtms_restart",
+    "rtms_start",
+    "rtms_start_failed",
+    "rtms_start_manual",
+    "rtms_stop_manual",
+    "start_refused",
+]
+
+
+class IllegalState(Exception):
+    """The meeting's (or event's) state does not allow the action. The message is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotConfigured(IllegalState):
+    """The meeting's Zoom account lacks what the call needs (credentials, meeting number)."""
+
+
+# --- the guard, fed from the database ---------------------------------------------------------------------
+def start_facts(meeting: Meeting) -> StartFacts:
+    streams = list(meeting.streams.order_by("created_at", "id"))
+    last = streams[-1] if streams else None
+    return StartFacts(
+        live=meeting.state == MeetingState.LIVE,
+        routed=meeting.region_id is not None,
+        erased=Meeting.objects.filter(pk=meeting.pk, erasure__isnull=False).exists(),
+        stopped_manually=meeting.rtms_manual_stop_at is not None,
+        active_stream=any(s.state in STREAM_ACTIVE for s in streams),
+        last_stop_reason=last.stop_reason if last else None,
+        has_streams=bool(streams),
+        last_stopped_by_us=last is not None
+        and stopped_by_us(last.stop_reason, last.state_changed_at, meeting.rtms_self_stop_at),
+    )
+
+
+def start_refused(meeting: Meeting, starter: Starter) -> Refused | None:
+    return start_refusal(start_facts(meeting), starter)
+
+
+# --- what every start records ------------------------------------------------------------------------------
+def _record_refusal(meeting_id: int, code: int | None, message: str, at: datetime) -> None:
+    Meeting.objects.filter(pk=meeting_id).update(
+        rtms_start_error_code=code, rtms_start_error=message[:255], rtms_start_error_at=at
+    )
+
+
+def _claim_start(meeting_id: int, *, seen: datetime | None, now: datetime, **fields: Any) -> bool:
+    """The start claim, compared with what the caller read: a start claimed meanwhile (ingest, the
+    reconciler, an operator) stands and this one is dropped rather than fighting it."""
+    claimed = Meeting.objects.filter(
+        pk=meeting_id, state=MeetingState.LIVE, rtms_start_requested_at=seen
+    ).update(rtms_start_requested_at=now, **fields)
+    return bool(claimed)
+
+
+def _zoom_call(api: ZoomApi, meeting: Meeting, client_id: str, action: RtmsAction) -> None:
+    assert meeting.zoom_meeting_id is not None
+    api.rtms_app_status(meeting.zoom_meeting_id, action, rtms_client_id=client_id)
+
+
+# --- ingest -----------------------------------------------------------------------------------------------
+def rtms_start(meeting_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
+    """The start claimed when ``meeting.started`` was applied. Transient Zoom trouble raises (the task
+    retries); anything else is recorded and returned."""
+    meeting = Meeting.objects.select_related("account").get(pk=meeting_id)
+    if meeting.rtms_start_called_at is not None:
+        return "already_called"  # a redelivered task must not call Zoom twice
+    refused = start_refused(meeting, Starter.INGEST)
+    if refused is not None:
+        return refused.refusal.value
+    if meeting.account is None or meeting.zoom_meeting_id is None:
+        _record_refusal(meeting_id, None, "no account or meeting id to start RTMS with", SYSTEM_CLOCK.now())
+        return "cannot_start"
+    try:
+        client_id = rtms_app_credentials(meeting.account).client_id
+        _zoom_call(zoom_api_for(meeting.account), meeting, client_id, "start")
+    except MissingCredentials as exc:
+        _record_refusal(meeting_id, None, str(exc), SYSTEM_CLOCK.now())
+        metrics.RTMS_STARTS.labels("misconfigured").inc()
+        return "misconfigured"
+    except (ZoomUnavailable, ZoomRateLimited):
+        metrics.RTMS_STARTS.labels("transient").inc()
+        raise
+    except ZoomApiError as exc:
+        _record_refusal(meeting_id, exc.code, exc.message or str(exc), SYSTEM_CLOCK.now())
+        metrics.RTMS_STARTS.labels("refused").inc()
+        logger.warning(
+            "rtms.start_refused", extra={"meeting_id": meeting_id, "status": exc.status, "code": exc.code}
+        )
+        return "refused"
+    Meeting.objects.filter(pk=meeting_id).update(
+        rtms_start_called_at=clock.now(), rtms_start_error_code=None, rtms_start_error=""
+    )
+    metrics.RTMS_STARTS.labels("called").inc()
+    logger.info("rtms.start_called", extra={"meeting_id": meeting_id})
+    return "called"
+
+
+def rtms_start_failed(meeting_id: int, exc: Exception) -> None:
+    """The start task gave up after its retries."""
+    _record_refusal(
+        meeting_id,
+        getattr(exc, "code", None),
+        f"gave up after retries: {type(exc).__name__}",
+        SYSTEM_CLOCK.now(),
+    )
+    metrics.RTMS_STARTS.labels("gave_up").inc()
+
+
+# --- an operator ------------------------------------------------------------------------------------------
+def _audit(
+    meeting: Meeting,
+    action: str,
+    *,
+    actor: str,
+    reason: str,
+    source_ip: str | None,
+    result: str,
+    clock: Clock,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="meeting",
+        object_id=meeting.pk,
+        region_code=meeting.region.code if meeting.region is not None else "",
+        source_ip=source_ip,
+        detail={"reason": reason, "result": result, **(extra or {})},
+        clock=clock,
+    )
+
+
+def _operator_client_id(meeting: Meeting) -> str:
+    if meeting.account is None or meeting.zoom_meeting_id is None:
+        raise NotConfigured("the meeting has no Zoom account or meeting number to call Zoom with")
+    try:
+        return rtms_app_credentials(meeting.account).client_id
+    except MissingCredentials as exc:
+        raise NotConfigured(f"the meeting's Zoom account is not configured: {exc}") from None
+
+
+def _operator_call(
+    meeting: Meeting,
+    action: RtmsAction,
+    client_id: str,
+    *,
+    actor: str,
+    reason: str,
+    source_ip: str | None,
+    clock: Clock,
+) -> None:
+    """Zoom's refusal is audited and raised; the caller audits success."""
+    assert meeting.account is not None
+    try:
+        _zoom_call(zoom_api_for(meeting.account), meeting, client_id, action)
+    except ZoomApiError as exc:
+        _audit(
+            meeting,
+            f"rtms.{action}_manual",
+            actor=actor,
+            reason=reason,
+            source_ip=source_ip,
+            result="zoom_error",
+            clock=clock,
+            extra={"zoom_status": exc.status, "zoom_code": exc.code},
+        )
+        logger.warning(
+            f"rtms.{action}_manual_refused",
+            extra={"meeting_id": meeting.pk, "status": exc.status, "code": exc.code},
+        )
+        raise
+
+
+def rtms_start_manual(
+    meeting: Meeting, *, actor: str, reason: str, source_ip: str | None, clock: Clock = SYSTEM_CLOCK
+) -> None:
+    """Ask Zoom to start RTMS for a live, routed meeting with no active stream."""
+    meeting = Meeting.objects.select_related("account", "region").get(pk=meeting.pk)
+    refused = start_refused(meeting, Starter.OPERATOR)
+    if refused is not None:
+        raise IllegalState(refused.message)
+    client_id = _operator_client_id(meeting)
+    now = clock.now()
+    if not _claim_start(meeting.pk, seen=meeting.rtms_start_requested_at, now=now):
+        raise IllegalState("another start of RTMS for this meeting is in flight")
+    try:
+        _operator_call(
+            meeting, "start", client_id, actor=actor, reason=reason, source_ip=source_ip, clock=clock
+        )
+    except ZoomApiError as exc:
+        _record_refusal(meeting.pk, exc.code, exc.message or str(exc), now)
+        raise
+    # An operator looked at the meeting: the reconciler's restart budget starts again.
+    Meeting.objects.filter(pk=meeting.pk).update(
+        rtms_start_called_at=now,
+        rtms_start_error_code=None,
+        rtms_start_error="",
+        rtms_start_error_at=None,
+        rtms_manual_stop_at=None,
+        restart_attempts=0,
+    )
+    _audit(
+        meeting,
+        "rtms.start_manual",
+        actor=actor,
+        reason=reason,
+        source_ip=source_ip,
+        result="called",
+        clock=clock,
+    )
+    logger.info("rtms.start_manual", extra={"meeting_id": meeting.pk})
+
+
+def rtms_stop_manual(
+    meeting: Meeting, *, actor: str, reason: str, source_ip: str | None, clock: Clock = SYSTEM_CLOCK
+) -> None:
+    """Ask Zoom to stop RTMS for a live meeting, and make sure nothing restarts it behind the operator."""
+    meeting = Meeting.objects.select_related("account", "region").get(pk=meeting.pk)
+    if meeting.state != MeetingState.LIVE:
+        raise IllegalState("the meeting has ended; there is no stream to stop")
+    client_id = _operator_client_id(meeting)
+    # The marker first: if Zoom's stop event is lost, or the call fails, the decision still holds.
+    marked = Meeting.objects.filter(pk=meeting.pk, state=MeetingState.LIVE).update(
+        rtms_manual_stop_at=clock.now()
+    )
+    if not marked:
+        raise IllegalState("the meeting has ended; there is no stream to stop")
+    _operator_call(meeting, "stop", client_id, actor=actor, reason=reason, source_ip=source_ip, clock=clock)
+    _audit(
+        meeting,
+        "rtms.stop_manual",
+        actor=actor,
+        reason=reason,
+        source_ip=source_ip,
+        result="called",
+        clock=clock,
+    )
+    logger.info("rtms.stop_manual", extra={"meeting_id": meeting.pk})
+
+
+# --- the reconciler ---------------------------------------------------------------------------------------
+def rtms_restart(
+    meeting_pk: int,
+    *,
+    stop_first: bool,
+    seen_start_requested_at: datetime | None,
+    api: ZoomApi,
+    clock: Clock = SYSTEM_CLOCK,
+) -> str:
+    """Ask Zoom for a (new) stream. Transient Zoom trouble raises (the run is retried later); refusals
+    are recorded on the meeting, where the plan's back-off and the admin see them."""
+    now = clock.now()
+    meeting = Meeting.objects.select_related("account").get(pk=meeting_pk)
+    if meeting.account is None or meeting.zoom_meeting_id is None:
+        return "not_startable"
+    # The plan held these already; checked again because the meeting may have changed since it looked.
+    refused = start_refused(meeting, Starter.RECONCILER)
+    if refused is not None:
+        return "not_startable" if refused.refusal.value == "not_live" else refused.refusal.value
+    client_id = rtms_app_credentials(meeting.account).client_id
+    # Compared with what the plan saw, not with what is there now: if ingest (or anyone) claimed a start
+    # since the observation, theirs stands and ours is dropped.
+    claimed = _claim_start(
+        meeting_pk,
+        seen=seen_start_requested_at,
+        now=now,
+        restart_attempts=F("restart_attempts") + 1,
+        last_restart_at=now,
+    )
+    if not claimed:
+        return "start_in_flight"
+    if stop_first:
+        # Recorded before asking: Zoom's rtms_stopped for it may arrive before the call returns.
+        Meeting.objects.filter(pk=meeting_pk).update(rtms_self_stop_at=clock.now())
+        try:
+            _zoom_call(api, meeting, client_id, "stop")
+        except (ZoomUnavailable, ZoomRateLimited):
+            raise
+        except ZoomApiError:
+            pass  # nothing to stop: the stream we never saw does not exist either
+    try:
+        _zoom_call(api, meeting, client_id, "start")
+    except (ZoomUnavailable, ZoomRateLimited):
+        raise
+    except ZoomApiError as exc:
+        _record_refusal(meeting_pk, exc.code, exc.message or str(exc), now)
+        return "refused"
+    Meeting.objects.filter(pk=meeting_pk).update(
+        rtms_start_called_at=now, rtms_start_error_code=None, rtms_start_error="", rtms_start_error_at=None
+    )
+    return "started"

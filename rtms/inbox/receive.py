@@ -1,0 +1,38 @@
+"""Receiving an event, shared by both channels: parse a Zoom event body, store it in the inbox, hand it to
+the route publisher after commit. The webhook view and the event-subscription client differ only in how
+they authenticate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from controlplane.clock import SYSTEM_CLOCK, Clock
+from rtms.inbox.publish import enqueue_route
+from rtms.inbox.store import Stored, inbox_store
+from rtms.models import Channel, InboxStatus
+from rtms.zoom.protocol import ProtocolError, UrlValidation, ZoomEvent, parse_event
+
+
+@dataclass(frozen=True)
+class Ingested:
+    event: ZoomEvent
+    stored: Stored | None  # None for events that are answered, not stored (url validation)
+
+
+def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> Ingested:
+    """Raises ProtocolError for a body that is not a well-formed Zoom event."""
+    event = parse_event(body)
+    if isinstance(event, UrlValidation):
+        return Ingested(event=event, stored=None)
+    assert isinstance(body, dict)  # parse_event accepted it, so it is an object
+    # One upsert statement, committed on its own: no explicit transaction around it (that would only add
+    # round trips). on_commit then runs at once, or after the caller's transaction if there is one.
+    stored = inbox_store(event=event, body=body, channel=channel, clock=clock)
+    if stored.first and stored.status == InboxStatus.PENDING:
+        transaction.on_commit(lambda: enqueue_route(stored.event_id))
+    return Ingested(event=event, stored=stored)
+
+
+__all__ = ["Ingested", "ProtocolError", "ingest"]

@@ -1,0 +1,143 @@
+"""Routing an event (worker, queue ``control``): the residency rules decide which region owns its meeting.
+
+Idempotent: it only fills in the meeting and region of a pending row, and hands it to the region's queue
+after commit. Stop and interrupt events follow the stream we stored, never a fresh decision; a meeting no
+rule places is quarantined (stored, visible in the admin, never processed outside a region).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from controlplane.clock import SYSTEM_CLOCK, Clock
+from regions.models import Region
+from rtms import metrics
+from rtms.inbox.facts import account_for, event_account_id, facts_from_event, meeting_uuid_of
+from rtms.inbox.publish import enqueue_apply, enqueue_route
+from rtms.lifecycle import RoutingStatus
+from rtms.models import InboundEvent, InboxStatus, Meeting, RtmsStream, ZoomAccount
+from rtms.residency import ApiFactory, RoutingOutcome, route_meeting
+from rtms.zoom.protocol import MeetingEnded, MeetingStarted, RtmsInterrupted, RtmsStopped, parse_event
+from rtms.zoom_clients import zoom_api_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    status: str  # routed | quarantined | ignored | skipped
+    region_code: str | None = None
+
+
+def meeting_ensure(
+    uuid: str,
+    account: ZoomAccount | None,
+    outcome: RoutingOutcome,
+    *,
+    topic: str = "",
+    started_at: datetime | None = None,
+) -> Meeting:
+    """The meeting row, created on first sight (by an event or by the reconciler). Once a meeting has a
+    region it keeps it; a quarantined meeting is upgraded when a later attempt can route it."""
+    facts = outcome.facts
+    defaults = {
+        "zoom_meeting_id": facts.meeting_id,
+        "account": account,
+        "host_id": facts.host_id or "",
+        "host_email": facts.host_email or "",
+        "topic": topic,
+        "region": outcome.region,
+        "routing_status": RoutingStatus.ROUTED if outcome.region else RoutingStatus.QUARANTINED,
+        "routing_note": outcome.note[:255],
+        "started_at": started_at,
+    }
+    try:
+        with transaction.atomic():
+            meeting, created = Meeting.objects.get_or_create(zoom_uuid=uuid, defaults=defaults)
+    except IntegrityError:  # lost a creation race; the winner's row is the meeting
+        meeting, created = Meeting.objects.get(zoom_uuid=uuid), False
+    if not created and meeting.region_id is None and outcome.region is not None:
+        upgraded = Meeting.objects.filter(pk=meeting.pk, region__isnull=True).update(
+            region=outcome.region, routing_status=RoutingStatus.ROUTED, routing_note=outcome.note[:255]
+        )
+        meeting.refresh_from_db()
+        if upgraded:
+            logger.info("meeting.routed_after_quarantine", extra={"meeting_id": meeting.pk})
+            requeue_quarantined(meeting)
+    return meeting
+
+
+def requeue_quarantined(meeting: Meeting) -> int:
+    """Send a meeting's quarantined events back through routing (after a rule was added)."""
+    ids = list(
+        InboundEvent.objects.filter(meeting=meeting, status=InboxStatus.QUARANTINED).values_list(
+            "pk", flat=True
+        )
+    )
+    InboundEvent.objects.filter(pk__in=ids, status=InboxStatus.QUARANTINED).update(
+        status=InboxStatus.PENDING, region=None, error=""
+    )
+    for event_id in ids:
+        transaction.on_commit(lambda event_id=event_id: enqueue_route(event_id))  # type: ignore[misc]
+    return len(ids)
+
+
+def event_route(
+    event_id: int, *, api_factory: ApiFactory | None = None, clock: Clock = SYSTEM_CLOCK
+) -> RouteResult:
+    row = InboundEvent.objects.select_related("region").get(pk=event_id)
+    if row.status != InboxStatus.PENDING:
+        return RouteResult("skipped")
+    InboundEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_attempt_at=clock.now())
+    if row.region is not None:  # routed before; the apply task may have been lost
+        transaction.on_commit(lambda: enqueue_apply(row.pk, row.region.code))  # type: ignore[union-attr]
+        return RouteResult("routed", row.region.code)
+    event = parse_event(row.payload)
+    uuid = meeting_uuid_of(event)
+    if uuid is None:
+        InboundEvent.objects.filter(pk=row.pk, status=InboxStatus.PENDING).update(
+            status=InboxStatus.IGNORED, processed_at=clock.now(), error="no meeting to apply it to"
+        )
+        return RouteResult("ignored")
+
+    meeting: Meeting | None = None
+    if isinstance(event, RtmsStopped | RtmsInterrupted):
+        # Stop and interrupt follow the stream we stored, never a fresh decision.
+        stream = (
+            RtmsStream.objects.select_related("meeting").filter(rtms_stream_id=event.rtms_stream_id).first()
+        )
+        meeting = stream.meeting if stream is not None else None
+    if meeting is None:
+        meeting = Meeting.objects.filter(zoom_uuid=uuid).first()
+    region: Region | None
+    if meeting is not None and meeting.region_id is not None:
+        region = Region.objects.get(pk=meeting.region_id)
+    else:
+        account = account_for(event_account_id(event))
+        outcome = route_meeting(
+            facts_from_event(event), account=account, api_factory=api_factory or zoom_api_for
+        )
+        topic, started_at = "", None
+        if isinstance(event, MeetingStarted | MeetingEnded):
+            topic, started_at = event.topic, event.start_time
+        meeting = meeting_ensure(uuid, account, outcome, topic=topic, started_at=started_at)
+        region = Region.objects.get(pk=meeting.region_id) if meeting.region_id is not None else None
+
+    with transaction.atomic():
+        if region is None:
+            InboundEvent.objects.filter(pk=row.pk, status=InboxStatus.PENDING).update(
+                meeting=meeting, status=InboxStatus.QUARANTINED, error=meeting.routing_note[:255]
+            )
+            metrics.QUARANTINED.inc()
+            logger.info("inbox.quarantined", extra={"event_id": row.pk, "meeting_id": meeting.pk})
+            return RouteResult("quarantined")
+        InboundEvent.objects.filter(pk=row.pk, status=InboxStatus.PENDING).update(
+            meeting=meeting, region=region
+        )
+        transaction.on_commit(lambda: enqueue_apply(row.pk, region.code))
+    return RouteResult("routed", region.code)
