@@ -9,7 +9,7 @@ client on).
 
 Streams are created the simple way: zoomsim meetings with ``rtms: "api"``, RTMS started through zoomsim's
 control API (what a host does), then this orchestrator inserts the ``Meeting`` and ``RtmsStream`` rows
-itself (state ``wanted``, region, ``server_urls``, as ``rtms.processing.apply_rtms_started`` would) one
+itself (state ``wanted``, region, ``server_urls``, as ``rtms.inbox.apply.apply_rtms_started`` would) one
 transaction per stream at ``--ramp-rate`` streams/s, each followed by the product's ``NOTIFY``. No webhook,
 worker or daphne is involved. Sizes are cumulative: streams of a smaller N stay up for the larger ones.
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from compliance.models import RetentionPolicy
 from compliance.retention import retention_sweep, retention_sweep_quarantine
 from controlplane.clock import SYSTEM_CLOCK
-from regions.routing import queue_for
+from regions.queues import queue_for
 
 logger = logging.getLogger(__name__)
 

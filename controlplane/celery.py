@@ -1,5 +1,5 @@
 """The Celery app. Queues: ``control`` (central: inbox routing, fan-outs), ``reconcile`` (per-account
-reconciliation) and one ``region.<code>`` queue per region, named only by regions.routing.queue_for."""
+reconciliation) and one ``region.<code>`` queue per region, named only by regions.queues.queue_for."""
 
 from __future__ import annotations
 

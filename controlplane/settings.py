@@ -309,8 +309,8 @@ if CELERY_BROKER_URL.startswith("redis://"):
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # Celery keeps a result backend per thread unless told it is thread-safe, and Django's ASGI handler runs
-# every request on a new thread: each webhook built the (disabled) backend again, a tenth of the request's
-# CPU (bench/ingest.py, py-spy). The disabled backend holds no state, so one for the process is safe.
+# every request on a new thread: each webhook built the (disabled) backend again (docs/benchmarks.md,
+# "Figures behind the code"). The disabled backend holds no state, so one for the process is safe.
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -12,7 +12,7 @@ import logging
 from prometheus_client import Counter
 
 from reconciler.tasks import fan_out, reconcile_account_task
-from regions.routing import RECONCILE_QUEUE
+from regions.queues import RECONCILE_QUEUE
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from reconciler.services import RUN_SOFT_TIME_LIMIT_S, reconcile_account
-from regions.routing import RECONCILE_QUEUE
+from regions.queues import RECONCILE_QUEUE
 from rtms.leases import lease_held
 from rtms.models import ZoomAccount
 from rtms.zoom_clients import zoom_api_for

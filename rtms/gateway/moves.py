@@ -2,11 +2,11 @@
 
 A media client must never wait for the database: its CONNECTING status used to be written before the
 signaling socket opened, so under a ramp of hundreds of streams every connect queued behind everyone
-else's state changes on the one database thread (ready delays of seconds, bench/gateway.py). Now a status
+else's state changes on the one database thread (docs/benchmarks.md, "Figures behind the code"). Now a status
 is queued and the client goes on; one writer applies the queue in arrival order, up to ``max_batch`` moves
 per trip to a worker thread. Each move is its own transaction, as ``stream_transition`` makes it: a
 batch-wide transaction needed a savepoint per move to keep one failing move from undoing the others, and
-the savepoints cost as many round trips as the moves themselves (bench/gateway.py, py-spy).
+the savepoints cost as many round trips as the moves themselves.
 
 Order per stream is kept (one queue, one writer). A caller that must know a move is stored before it goes
 on (a stream finishing, then releasing its lease) awaits the future ``submit`` returns.

@@ -211,8 +211,8 @@ def _prepare_all(claims: list[Claim], region_code: str) -> dict[int, Prepared | 
 
 
 # A ramp wakes the loop once per new stream (NOTIFY); reading every held stream's row on each of those
-# wakes was a tenth of a busy gateway's time (bench/gateway.py). Failovers, which also NOTIFY, wait at
-# most this long to be seen; interruptions and stops are seen at the next poll anyway.
+# wakes cost a busy gateway dearly (docs/benchmarks.md, "Figures behind the code"). Failovers, which also
+# NOTIFY, wait at most this long to be seen; interruptions and stops are seen at the next poll anyway.
 _WATCH_AT_MOST_EVERY_S = 0.5
 
 

@@ -67,8 +67,8 @@ def segment_next_seqs(region_code: str, stream_ids: list[int]) -> dict[int, int]
 
 
 # One statement text whatever the batch size: the rows travel as one array per column. A VALUES list
-# of N rows is a new text for every N, which psycopg then parses afresh: that parsing was the largest
-# single cost of a busy gateway (bench/gateway.py, py-spy).
+# of N rows is a new text for every N, which psycopg then parses afresh, on every flush of a busy
+# gateway (docs/benchmarks.md, "Figures behind the code").
 _INSERT = """
 INSERT INTO rtms_transcriptsegment
     (region_code, meeting_id, stream_id, seq, speaker_id, speaker_name, text, start_ms, end_ms, language,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 from celery import current_app
 
-from regions.routing import queue_for
+from regions.queues import queue_for
 from rtms import metrics
 
 logger = logging.getLogger(__name__)

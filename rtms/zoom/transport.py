@@ -1,7 +1,7 @@
 """What the gateway holds one RTMS stream through: targets, outcomes, the sink it implements, and the
 transport interface (zoom-protocol.md §1, §2.6).
 
-The gateway depends on this module only; ``rtms/zoom/media.py`` is the WebSocket implementation, and
+The gateway depends on this module only; ``rtms/zoom/media/`` is the WebSocket implementation, and
 another transport (another library, a recorded replay) could implement the same two protocols.
 No I/O here.
 """

@@ -15,7 +15,7 @@ from compliance.models import RetentionPolicy
 from compliance.retention import retention_sweep
 from compliance.tasks import retention_sweep_region_task, retention_sweep_task
 from regions.models import Region
-from regions.routing import queue_for
+from regions.queues import queue_for
 from regions.storage import content_alias
 from rtms.gateway.audio import audio_part_path
 from rtms.models import AuditLog, InboundEvent, Meeting, RtmsStream, TranscriptSegment

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from regions.models import Region
-from regions.routing import worker_queues
+from regions.queues import worker_queues
 
 
 class Command(BaseCommand):

@@ -83,8 +83,8 @@ class Command(BaseCommand):
         )
         # Each segment makes short-lived objects; with the default young-generation threshold (700) many
         # of them were still alive at a collection, got promoted and brought on full collections of
-        # every stream's objects: pauses of 100-230 ms, the whole p99 of a 1000-stream gateway
-        # (bench/gateway.py). A larger young generation lets them die young.
+        # every stream's objects, long pauses that made the gateway's p99 (docs/benchmarks.md, "Figures
+        # behind the code"). A larger young generation lets them die young.
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         limit_tls_read_buffers()
         gc.freeze()  # start-up objects live as long as the process: keep them out of full collections

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from regions.access import FULL_ACCESS, NO_ACCESS, RegionScope, group_name_for
-from regions.routing import CENTRAL_QUEUES, queue_for, worker_queues
+from regions.queues import CENTRAL_QUEUES, queue_for, worker_queues
 
 
 def test_queue_for_names_the_regional_queue() -> None:
