@@ -13,15 +13,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 import requests
 from django.conf import settings
 from django.db import connections
+
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 # A run with TEST_RUN_ID (tests/settings.py) keeps its logs apart from other runs on the machine.
@@ -31,24 +32,11 @@ ARTIFACTS = ROOT / "artifacts" / (f"e2e-{_RUN_ID}" if _RUN_ID else "e2e")
 # that exist only inside rolled-back transactions.
 E2E_REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
 
-T = TypeVar("T")
-
-
-def wait_until(
-    predicate: Callable[[], T], *, timeout: float, interval: float = 0.1, what: str = "condition"
-) -> T:
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # keep polling; report the last error if time runs out
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s") from last_error
-        time.sleep(interval)
+# How e2e tests wait on real processes (with tests/eventually.py): any error from a predicate (a server not
+# listening yet, a row not there yet) means "not yet", the last one chained to the failure; and polling no
+# faster than POLL_S leaves the two cores, and the GIL of the in-process zoomsim, to the system under test.
+ANY_ERROR: tuple[type[BaseException], ...] = (Exception,)
+POLL_S = 0.1
 
 
 def free_port() -> int:
@@ -159,7 +147,13 @@ def start_web(env: Mapping[str, str]) -> tuple[Proc, str]:
         env,
     )
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: requests.get(f"{base}/healthz", timeout=1).ok, timeout=30, what="daphne /healthz")
+    eventually(
+        lambda: requests.get(f"{base}/healthz", timeout=1).ok,
+        timeout=30,
+        interval=POLL_S,
+        what="daphne /healthz",
+        tolerate=ANY_ERROR,
+    )
     return proc, base
 
 
@@ -210,7 +204,7 @@ class PrivateRedis:
             "no",
         ]
         self.proc = Proc(f"redis-{self.port}", argv, {"PATH": os.environ.get("PATH", "")})
-        wait_until(self._ping, timeout=20, what="private redis up")
+        eventually(self._ping, timeout=20, interval=POLL_S, what="private redis up", tolerate=ANY_ERROR)
         return self
 
     def _ping(self) -> bool:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from rtms.models import InboundEvent, Lease
-from tests.e2e.harness import Proc, ledger, product_env, stop_all, wait_until
+from tests.e2e.harness import ANY_ERROR, POLL_S, Proc, ledger, product_env, stop_all
+from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
@@ -32,17 +33,25 @@ def test_a_standby_takes_over_when_the_leader_is_killed(sim: SimServer, residenc
     b = Proc.manage("events-b", ["zoom_events"], env)
     procs = [a, b]
     try:
-        wait_until(lambda: ledger(sim, kind="ws.connected"), timeout=60, what="first connection")
-        wait_until(_holder, timeout=30, what="a lease holder")
+        eventually(
+            lambda: ledger(sim, kind="ws.connected"),
+            timeout=60,
+            interval=POLL_S,
+            what="first connection",
+            tolerate=ANY_ERROR,
+        )
+        eventually(_holder, timeout=30, interval=POLL_S, what="a lease holder", tolerate=ANY_ERROR)
         assert not ledger(sim, kind="ws.kicked"), (
             "the standby must never connect while the leader holds the lease"
         )
 
         first = sim.client.create_meeting("anna@eu.example.com", rtms="api")["meeting_uuid"]
-        wait_until(
+        eventually(
             lambda: InboundEvent.objects.filter(dedupe_key__contains=first).exists(),
             timeout=60,
+            interval=POLL_S,
             what="event stored",
+            tolerate=ANY_ERROR,
         )
 
         holder = _holder()
@@ -50,18 +59,22 @@ def test_a_standby_takes_over_when_the_leader_is_killed(sim: SimServer, residenc
         standby = b if leader is a else a
         connections_before = len(ledger(sim, kind="ws.connected"))
         leader.kill9()
-        wait_until(
+        eventually(
             lambda: len(ledger(sim, kind="ws.connected")) > connections_before,
             timeout=60,
+            interval=POLL_S,
             what="standby connected",
+            tolerate=ANY_ERROR,
         )
         assert f":{standby.popen.pid}:" in _holder()
 
         second = sim.client.create_meeting("ben@us.example.com", rtms="api")["meeting_uuid"]
-        wait_until(
+        eventually(
             lambda: InboundEvent.objects.filter(dedupe_key__contains=second).exists(),
             timeout=60,
+            interval=POLL_S,
             what="event stored after takeover",
+            tolerate=ANY_ERROR,
         )
         assert not ledger(sim, kind="ws.kicked"), "two holders fought over the subscription"
     finally:
@@ -73,8 +86,14 @@ def test_sigterm_closes_the_connection_and_releases_the_lease(
 ) -> None:
     proc = Proc.manage("events-term", ["zoom_events"], product_env(sim.base_url))
     try:
-        wait_until(lambda: ledger(sim, kind="ws.connected"), timeout=60, what="connected")
-        wait_until(_holder, timeout=30, what="lease held")
+        eventually(
+            lambda: ledger(sim, kind="ws.connected"),
+            timeout=60,
+            interval=POLL_S,
+            what="connected",
+            tolerate=ANY_ERROR,
+        )
+        eventually(_holder, timeout=30, interval=POLL_S, what="lease held", tolerate=ANY_ERROR)
         assert proc.stop() == 0
         lease = Lease.objects.get(name="events:test-account")
         from django.utils import timezone

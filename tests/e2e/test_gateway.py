@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from rtms.models import RtmsStream, TranscriptSegment
-from tests.e2e.harness import Proc, ledger, product_env, start_web, start_worker, stop_all, wait_until
+from tests.e2e.harness import ANY_ERROR, POLL_S, Proc, ledger, product_env, start_web, start_worker, stop_all
+from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
@@ -84,22 +85,24 @@ def test_ten_meetings_in_two_regions_store_their_transcripts_exactly_once_in_the
         return len(_stored(alias, uuid)) >= len(_delivered(sim, uuid))
 
     for uuid in meetings:
-        wait_until(partial(spoken, uuid), timeout=120, interval=0.5, what="script spoken")
+        eventually(partial(spoken, uuid), timeout=120, interval=0.5, what="script spoken", tolerate=ANY_ERROR)
     for uuid in meetings:
         sim.client.end_meeting(uuid)
     for uuid, alias in meetings.items():
-        wait_until(partial(stored, uuid, alias), timeout=60, interval=0.5, what="stored")
+        eventually(partial(stored, uuid, alias), timeout=60, interval=0.5, what="stored", tolerate=ANY_ERROR)
         _assert_exactly_once(sim, alias, uuid)
         other = "default" if alias == EU_ALIAS else EU_ALIAS
         assert _stored(other, uuid) == [], "no segment in another region's database"
-    wait_until(
+    eventually(
         lambda: (
             not RtmsStream.objects.filter(meeting__zoom_uuid__in=list(meetings))
             .exclude(state="stopped")
             .exists()
         ),
         timeout=60,
+        interval=POLL_S,
         what="streams stopped",
+        tolerate=ANY_ERROR,
     )
     assert set(
         RtmsStream.objects.filter(meeting__zoom_uuid__in=list(meetings)).values_list("stop_reason", flat=True)
@@ -120,29 +123,39 @@ def test_a_killed_gateway_is_replaced_without_a_second_connection(
         segment_interval_ms=1000,  # 200 ms real
         speak_from="first_client",
     )["meeting_uuid"]
-    wait_until(
-        lambda: len(_delivered(sim, uuid)) >= 5, timeout=120, interval=0.5, what="first segments delivered"
+    eventually(
+        lambda: len(_delivered(sim, uuid)) >= 5,
+        timeout=120,
+        interval=0.5,
+        what="first segments delivered",
+        tolerate=ANY_ERROR,
     )
     stream = RtmsStream.objects.get(meeting__zoom_uuid=uuid)
     holder = a if f":{a.popen.pid}:" in stream.lease_owner else b
     survivor = b if holder is a else a
     holder.kill9()
-    wait_until(
+    eventually(
         lambda: f":{survivor.popen.pid}:" in RtmsStream.objects.get(pk=stream.pk).lease_owner,
         timeout=90,
         interval=0.5,
         what="survivor took the stream",
+        tolerate=ANY_ERROR,
     )
     delivered_at_takeover = len(_delivered(sim, uuid))
-    wait_until(
+    eventually(
         lambda: len(_delivered(sim, uuid)) >= delivered_at_takeover + 5,
         timeout=120,
         interval=0.5,
         what="resumed",
+        tolerate=ANY_ERROR,
     )
     sim.client.end_meeting(uuid)
-    wait_until(
-        lambda: RtmsStream.objects.get(pk=stream.pk).state == "stopped", timeout=60, what="stream stopped"
+    eventually(
+        lambda: RtmsStream.objects.get(pk=stream.pk).state == "stopped",
+        timeout=60,
+        interval=POLL_S,
+        what="stream stopped",
+        tolerate=ANY_ERROR,
     )
     connections = ledger(sim, kind="rtms.connection", meeting_uuid=uuid)
     assert max(int(e.get("signaling_open") or 0) for e in connections) <= 1
@@ -178,20 +191,30 @@ def test_audio_is_kept_as_wav_in_the_regions_media_root_when_enabled(
         segment_interval_ms=1000,
         speak_from="first_client",
     )["meeting_uuid"]
-    wait_until(lambda: len(_delivered(sim, uuid)) >= 6, timeout=120, interval=0.5, what="script spoken")
+    eventually(
+        lambda: len(_delivered(sim, uuid)) >= 6,
+        timeout=120,
+        interval=0.5,
+        what="script spoken",
+        tolerate=ANY_ERROR,
+    )
     sim.client.end_meeting(uuid)
-    stream = wait_until(
+    stream = eventually(
         lambda: RtmsStream.objects.filter(meeting__zoom_uuid=uuid, state="stopped").first(),
         timeout=60,
+        interval=POLL_S,
         what="stopped",
+        tolerate=ANY_ERROR,
     )
     assert stream is not None
-    parts = wait_until(
+    parts = eventually(
         lambda: list(
             (media_root / "eu-central" / "audio" / str(stream.meeting_id)).glob(f"{stream.pk}-*.wav")
         ),
         timeout=30,
+        interval=POLL_S,
         what="audio part written",
+        tolerate=ANY_ERROR,
     )
     with wave.open(str(parts[0]), "rb") as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)

@@ -16,6 +16,8 @@ from django.db.models.functions import Now
 
 from rtms.models import RtmsStream
 from tests.e2e.harness import (
+    ANY_ERROR,
+    POLL_S,
     PrivateRedis,
     Proc,
     ledger,
@@ -23,9 +25,9 @@ from tests.e2e.harness import (
     start_web,
     start_worker,
     stop_all,
-    wait_until,
 )
 from tests.e2e.test_gateway import FAST_SIM_SCALE, _delivered, _script, _stored
+from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
@@ -70,8 +72,20 @@ def _live_meeting(sim: SimServer, tag: str) -> tuple[str, str]:
         segment_interval_ms=1000,  # 200 ms real
         speak_from="first_client",
     )["meeting_uuid"]
-    wait_until(lambda: len(_delivered(sim, uuid)) >= 5, timeout=60, interval=0.3, what="first segments")
-    wait_until(lambda: len(_stored(EU_ALIAS, uuid)) >= 5, timeout=30, interval=0.3, what="first stored")
+    eventually(
+        lambda: len(_delivered(sim, uuid)) >= 5,
+        timeout=60,
+        interval=0.3,
+        what="first segments",
+        tolerate=ANY_ERROR,
+    )
+    eventually(
+        lambda: len(_stored(EU_ALIAS, uuid)) >= 5,
+        timeout=30,
+        interval=0.3,
+        what="first stored",
+        tolerate=ANY_ERROR,
+    )
     streams = sim.client.get_meeting(uuid)["streams"]
     assert len(streams) == 1
     return uuid, str(streams[0]["rtms_stream_id"])
@@ -106,28 +120,31 @@ def _delivered_after(sim: SimServer, uuid: str, seq: int) -> list[dict[str, Any]
 
 def _keeps_flowing(sim: SimServer, uuid: str, since: int, n: int = 5) -> None:
     """New segments reach a ready client after `since` (a ledger seq) and are stored."""
-    wait_until(
+    eventually(
         lambda: len(_delivered_after(sim, uuid, since)) >= n,
         timeout=60,
         interval=0.3,
         what="segments resumed",
+        tolerate=ANY_ERROR,
     )
     texts = {e["text"] for e in _delivered_after(sim, uuid, since)[:n]}
-    wait_until(
+    eventually(
         lambda: texts <= {s.text for s in _stored(EU_ALIAS, uuid)},
         timeout=30,
         interval=0.3,
         what="resumed segments stored",
+        tolerate=ANY_ERROR,
     )
 
 
 def _end(sim: SimServer, uuid: str) -> None:
     sim.client.end_meeting(uuid)
-    wait_until(
+    eventually(
         lambda: RtmsStream.objects.get(meeting__zoom_uuid=uuid).state == "stopped",
         timeout=60,
         interval=0.3,
         what="stream stopped",
+        tolerate=ANY_ERROR,
     )
 
 
@@ -139,7 +156,7 @@ def _assert_stored_once(sim: SimServer, uuid: str, *, may_miss: set[str]) -> Non
         return not (delivered - {s.text for s in _stored(EU_ALIAS, uuid)} - may_miss)
 
     try:
-        wait_until(settled, timeout=30, interval=0.3, what="delivered segments stored")
+        eventually(settled, timeout=30, interval=0.3, what="delivered segments stored", tolerate=ANY_ERROR)
     except AssertionError:
         pass  # the assertions below say what is wrong
     stored = [s.text for s in _stored(EU_ALIAS, uuid)]
@@ -157,7 +174,8 @@ def _at_most_one_signaling(sim: SimServer) -> None:
 
 
 def _never(predicate: Callable[[], object], *, for_s: float, what: str) -> None:
-    """`predicate` stays falsy for the whole observation window."""
+    """`predicate` stays falsy for the whole observation window. The window itself is under test (a negative
+    can only be watched for a while), so this is not tests/eventually.py, which stops at the first success."""
     deadline = time.monotonic() + for_s
     while time.monotonic() < deadline:
         seen = predicate()
@@ -190,45 +208,65 @@ def test_a_stream_fault_is_recovered_without_loss_or_duplicates(base: Base, faul
 
     if fault == "kill_signaling":
         # Zoom's signal for this row is meeting.rtms_interrupted; both sockets come back.
-        wait_until(
+        eventually(
             lambda: any(
                 e["seq"] > at for e in ledger(sim, kind="event.emitted", event="meeting.rtms_interrupted")
             ),
             timeout=10,
+            interval=POLL_S,
             what="rtms_interrupted sent",
+            tolerate=ANY_ERROR,
         )
-        wait_until(lambda: _opened(sim, "signaling", after=at), timeout=60, what="signaling reconnected")
-        wait_until(
-            lambda: _opened(sim, "media", after=at, media="transcript"), timeout=60, what="media reconnected"
+        eventually(
+            lambda: _opened(sim, "signaling", after=at),
+            timeout=60,
+            interval=POLL_S,
+            what="signaling reconnected",
+            tolerate=ANY_ERROR,
         )
-    elif fault == "kill_media":
-        wait_until(
+        eventually(
             lambda: _opened(sim, "media", after=at, media="transcript"),
             timeout=60,
+            interval=POLL_S,
+            what="media reconnected",
+            tolerate=ANY_ERROR,
+        )
+    elif fault == "kill_media":
+        eventually(
+            lambda: _opened(sim, "media", after=at, media="transcript"),
+            timeout=60,
+            interval=POLL_S,
             what="transcript media reconnected",
+            tolerate=ANY_ERROR,
         )
     else:
         generation = answer["generation"]
-        wait_until(
+        eventually(
             lambda: [e for e in _opened(sim, "signaling", after=at) if e["generation"] == generation],
             timeout=60,
+            interval=POLL_S,
             what="signaling on the new generation",
+            tolerate=ANY_ERROR,
         )
-        wait_until(
+        eventually(
             lambda: [
                 e
                 for e in _opened(sim, "media", after=at, media="transcript")
                 if e["generation"] == generation
             ],
             timeout=60,
+            interval=POLL_S,
             what="media on the new generation",
+            tolerate=ANY_ERROR,
         )
         assert not [e for e in _opened(sim, "signaling", after=at) if e["generation"] != generation]
-        wait_until(
+        eventually(
             # zoomsim's server_urls is the one signaling URL of the event; the product keeps a list.
             lambda: answer["server_urls"] in RtmsStream.objects.get(meeting__zoom_uuid=uuid).server_urls,
             timeout=30,
+            interval=POLL_S,
             what="the new server_urls recorded",
+            tolerate=ANY_ERROR,
         )
 
     _keeps_flowing(sim, uuid, at)
@@ -254,15 +292,23 @@ def test_a_late_rtms_interrupted_does_not_start_a_reconnect_loop(base: Base) -> 
     sim.client.add_event_fault("meeting.rtms_interrupted", action="delay", delay_s=5, times=1)
     sim.client.kill_signaling(sid)
     at = _fault_seq(sim, uuid)
-    wait_until(lambda: _opened(sim, "signaling", after=at), timeout=60, what="signaling reconnected")
-    wait_until(
+    eventually(
+        lambda: _opened(sim, "signaling", after=at),
+        timeout=60,
+        interval=POLL_S,
+        what="signaling reconnected",
+        tolerate=ANY_ERROR,
+    )
+    eventually(
         lambda: [
             e
             for e in ledger(sim, kind="webhook.attempt", event="meeting.rtms_interrupted")
             if e.get("outcome") == "delivered"
         ],
         timeout=30,
+        interval=POLL_S,
         what="the late rtms_interrupted delivered",
+        tolerate=ANY_ERROR,
     )
 
     # Acting on the late signal once more is tolerable; a loop is not. Watched for several gateway polls
@@ -288,17 +334,20 @@ def test_a_host_stop_ends_the_stream_and_is_not_reconnected(base: Base) -> None:
     uuid, sid = _live_meeting(sim, "stop")
     sim.client.stop_stream(sid, stop_reason=1)
     at = _fault_seq(sim, uuid)
-    wait_until(
+    eventually(
         lambda: RtmsStream.objects.get(meeting__zoom_uuid=uuid).state == "stopped",
         timeout=30,
         interval=0.3,
         what="stream stopped",
+        tolerate=ANY_ERROR,
     )
     assert RtmsStream.objects.get(meeting__zoom_uuid=uuid).stop_reason == 1
-    wait_until(
+    eventually(
         lambda: not RtmsStream.objects.get(meeting__zoom_uuid=uuid).lease_owner,
         timeout=15,
+        interval=POLL_S,
         what="lease given back",
+        tolerate=ANY_ERROR,
     )
     # A negative can only be watched for a while: longer than the gateway's poll (1 s), several reconnect
     # backoff caps (2 s) and a lease TTL (3 s), during which nobody may try to connect to the stream again.
@@ -342,11 +391,12 @@ def test_sigterm_drains_flushes_and_releases_the_lease_for_the_next_gateway(base
 
     second = Proc.manage("gateway-drain-2", ["rtms_gateway", "--region", "eu-central"], env)
     procs.append(second)
-    wait_until(
+    eventually(
         lambda: f":{second.popen.pid}:" in RtmsStream.objects.get(pk=stream.pk).lease_owner,
         timeout=30,
         interval=0.3,
         what="second gateway took the stream",
+        tolerate=ANY_ERROR,
     )
     _keeps_flowing(sim, uuid, stopped_seq)
     _end(sim, uuid)

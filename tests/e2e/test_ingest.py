@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from rtms.models import InboundEvent, Meeting, RtmsStream
-from tests.e2e.harness import Proc, ledger, product_env, start_web, start_worker, stop_all, wait_until
+from tests.e2e.harness import ANY_ERROR, POLL_S, Proc, ledger, product_env, start_web, start_worker, stop_all
+from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
@@ -30,8 +31,12 @@ def system(residency: dict[str, str]) -> Iterator[tuple[SimServer, list[Proc]]]:
             sim.client.set_webhook_url(f"{base}/zoom/webhook")
             procs.append(start_worker(env, QUEUES))
             procs.append(Proc.manage("events", ["zoom_events"], env))
-            wait_until(
-                lambda: ledger(sim, kind="ws.connected"), timeout=60, what="event subscriber connected"
+            eventually(
+                lambda: ledger(sim, kind="ws.connected"),
+                timeout=60,
+                interval=POLL_S,
+                what="event subscriber connected",
+                tolerate=ANY_ERROR,
             )
             yield sim, procs
         finally:
@@ -115,7 +120,13 @@ def test_thirty_meetings_over_both_channels_with_duplicates_take_effect_exactly_
     sim.client.add_event_fault("*", "webhook", "duplicate", count=2, times=rng.randint(15, 30))
     sim.client.add_event_fault("*", "ws", "duplicate", count=1, times=rng.randint(15, 30))
     expected = _start_meetings(sim, 30, rng, domains)
-    wait_until(lambda: _captured(sim, expected), timeout=180, interval=0.5, what="30 meetings captured")
+    eventually(
+        lambda: _captured(sim, expected),
+        timeout=180,
+        interval=0.5,
+        what="30 meetings captured",
+        tolerate=ANY_ERROR,
+    )
     _assert_exactly_once(sim, expected)
     both = InboundEvent.objects.filter(webhook_received_at__isnull=False, websocket_received_at__isnull=False)
     assert both.exists(), "events should have arrived on both channels"
@@ -135,7 +146,13 @@ def test_either_channel_alone_is_enough(
     # The event WebSocket is down: the webhook alone brings everything.
     sim.client.ws_down(100_000)  # simulated seconds; cleared below
     only_webhook = _start_meetings(sim, 6, rng, domains)
-    wait_until(lambda: _captured(sim, only_webhook), timeout=120, interval=0.5, what="webhook-only meetings")
+    eventually(
+        lambda: _captured(sim, only_webhook),
+        timeout=120,
+        interval=0.5,
+        what="webhook-only meetings",
+        tolerate=ANY_ERROR,
+    )
     _assert_exactly_once(sim, only_webhook)
     rows = InboundEvent.objects.filter(meeting__zoom_uuid__in=list(only_webhook))
     assert rows.exists() and not rows.filter(websocket_received_at__isnull=False).exists()
@@ -144,9 +161,21 @@ def test_either_channel_alone_is_enough(
     sim.client.clear_faults()
     sim.client.add_event_fault("*", "webhook", "drop")
     before = len(ledger(sim, kind="ws.connected"))
-    wait_until(lambda: len(ledger(sim, kind="ws.connected")) > before, timeout=60, what="reconnect")
+    eventually(
+        lambda: len(ledger(sim, kind="ws.connected")) > before,
+        timeout=60,
+        interval=POLL_S,
+        what="reconnect",
+        tolerate=ANY_ERROR,
+    )
     only_ws = _start_meetings(sim, 6, rng, domains)
-    wait_until(lambda: _captured(sim, only_ws), timeout=120, interval=0.5, what="websocket-only meetings")
+    eventually(
+        lambda: _captured(sim, only_ws),
+        timeout=120,
+        interval=0.5,
+        what="websocket-only meetings",
+        tolerate=ANY_ERROR,
+    )
     _assert_exactly_once(sim, only_ws)
     rows = InboundEvent.objects.filter(meeting__zoom_uuid__in=list(only_ws))
     assert rows.exists() and not rows.filter(webhook_received_at__isnull=False).exists()

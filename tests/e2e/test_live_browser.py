@@ -21,7 +21,9 @@ from django.db import connections
 from regions.access import group_name_for
 from rtms.models import Meeting, RtmsStream
 from tests.e2e.harness import (
+    ANY_ERROR,
     ARTIFACTS,
+    POLL_S,
     ROOT,
     Proc,
     ledger,
@@ -29,13 +31,14 @@ from tests.e2e.harness import (
     start_web,
     start_worker,
     stop_all,
-    wait_until,
 )
 from tests.e2e.test_gateway import EU_ALIAS, FAST_SIM_SCALE, QUEUES, _delivered, _script, _stored
+from tests.eventually import eventually
+from tests.requirements import require_module, skip_or_fail
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+playwright_sync = require_module("playwright.sync_api")
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(300)]
 
@@ -50,7 +53,7 @@ Base = tuple[SimServer, dict[str, str], list[Proc], str]
 @pytest.fixture
 def base(residency: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Base]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+        skip_or_fail(f"{CHROMIUM} is not installed")
     # Playwright's sync API keeps an event loop running in this thread; the test's ORM reads are still
     # plain blocking calls between browser steps, which Django's async guard would refuse.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -143,8 +146,12 @@ def test_the_live_page_follows_a_meeting_through_a_gateway_crash_and_refuses_oth
             page.wait_for_url(f"{url}/live/{meeting.pk}/")
 
             # Lines appear as zoomsim sends them.
-            wait_until(
-                lambda: len(_page_lines(page)) >= 5, timeout=60, interval=0.3, what="first lines shown"
+            eventually(
+                lambda: len(_page_lines(page)) >= 5,
+                timeout=60,
+                interval=0.3,
+                what="first lines shown",
+                tolerate=ANY_ERROR,
             )
             assert _state(page) == "live"
             delivered_texts = {e["text"] for e in _delivered(sim, uuid)}
@@ -157,32 +164,44 @@ def test_the_live_page_follows_a_meeting_through_a_gateway_crash_and_refuses_oth
             # long the state lasts).
             standby = Proc.manage("gateway-live-2", ["rtms_gateway", "--region", "eu-central"], env)
             procs.append(standby)
-            wait_until(lambda: "gateway.started" in standby.log(), timeout=60, what="standby gateway up")
+            eventually(
+                lambda: "gateway.started" in standby.log(),
+                timeout=60,
+                interval=POLL_S,
+                what="standby gateway up",
+                tolerate=ANY_ERROR,
+            )
             first_gateway.kill9()
             killed_at = max(int(e["seq"]) for e in ledger(sim))
             shown_at_kill = len(_page_lines(page))
             page.locator(".live-marker", has_text="Stream interrupted").wait_for(timeout=60_000)
             page.wait_for_selector('#live-state[data-state="live"]', timeout=90_000)
-            wait_until(
+            eventually(
                 lambda: len(_page_lines(page)) >= shown_at_kill + 10,
                 timeout=90,
                 interval=0.3,
                 what="lines continue after the takeover",
+                tolerate=ANY_ERROR,
             )
             page.screenshot(path=str(ARTIFACTS / "live_transcript.png"), full_page=True)
 
             # The meeting ends: the page says so and holds the whole stored transcript, each line once.
             sim.client.end_meeting(uuid)
             page.wait_for_selector('#live-state[data-state="ended"]', timeout=60_000)
-            wait_until(
+            eventually(
                 lambda: RtmsStream.objects.get(meeting=meeting).state == "stopped",
                 timeout=60,
                 interval=0.3,
                 what="stream stopped",
+                tolerate=ANY_ERROR,
             )
             stored = [s.text for s in _stored(EU_ALIAS, uuid)]
-            wait_until(
-                lambda: len(_page_lines(page)) >= len(stored), timeout=30, interval=0.3, what="page settled"
+            eventually(
+                lambda: len(_page_lines(page)) >= len(stored),
+                timeout=30,
+                interval=0.3,
+                what="page settled",
+                tolerate=ANY_ERROR,
             )
             shown = _page_lines(page)
             doubled = {t: n for t, n in Counter(shown).items() if n > 1}

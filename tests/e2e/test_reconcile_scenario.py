@@ -21,6 +21,8 @@ import pytest
 from reconciler.models import ReconcileRun
 from rtms.models import Meeting, RtmsStream, TranscriptSegment
 from tests.e2e.harness import (
+    ANY_ERROR,
+    POLL_S,
     Proc,
     ledger,
     product_env,
@@ -28,8 +30,8 @@ from tests.e2e.harness import (
     start_web,
     start_worker,
     stop_all,
-    wait_until,
 )
+from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
@@ -64,7 +66,13 @@ def system(residency: dict[str, str]) -> Iterator[tuple[SimServer, list[Proc]]]:
                 Proc.manage(f"gateway-{code}", ["rtms_gateway", "--region", code], env) for code in REGIONS
             ]
             sim.client.set_webhook_url(f"{url}/zoom/webhook")
-            wait_until(lambda: ledger(sim, kind="ws.connected"), timeout=60, what="event subscriber up")
+            eventually(
+                lambda: ledger(sim, kind="ws.connected"),
+                timeout=60,
+                interval=POLL_S,
+                what="event subscriber up",
+                tolerate=ANY_ERROR,
+            )
             yield sim, procs
         finally:
             stop_all(procs)
@@ -82,7 +90,13 @@ def _wait_each(uuids: dict[str, float], check: Any, intervals: float, what: str)
     """Each meeting must satisfy ``check`` within ``intervals`` reconcile intervals of its own moment."""
     for uuid, since in uuids.items():
         left = since + intervals * INTERVAL_S - time.monotonic()
-        wait_until(partial(check, uuid), timeout=max(left, 0.5), interval=0.25, what=f"{what} {uuid}")
+        eventually(
+            partial(check, uuid),
+            timeout=max(left, 0.5),
+            interval=0.25,
+            what=f"{what} {uuid}",
+            tolerate=ANY_ERROR,
+        )
 
 
 def _start_calls(sim: SimServer, meeting_id: int) -> list[dict[str, Any]]:
@@ -159,12 +173,14 @@ def test_thirty_meetings_converge_despite_lost_events(
     for uuid in host_stopped:
         sim.client.host_rtms(uuid, "stop")
     starts_before = {uuid: len(_start_calls(sim, mid)) for uuid, mid in host_stopped.items()}
-    wait_until(
+    eventually(
         lambda: all(
             RtmsStream.objects.filter(meeting__zoom_uuid=u, state="stopped").exists() for u in host_stopped
         ),
         timeout=60,
+        interval=POLL_S,
         what="host stops applied",
+        tolerate=ANY_ERROR,
     )
 
     # A third lose their end events (meeting.ended and the stream's stop) on both channels.
@@ -181,7 +197,8 @@ def test_thirty_meetings_converge_despite_lost_events(
         .exists()
     )
 
-    # Two more intervals: the host-stopped streams stay stopped, with no start call since the stop.
+    # Two more intervals: the host-stopped streams stay stopped, with no start call since the stop. A fixed
+    # wait on purpose: what is checked is that nothing happens, which only time passing can show.
     time.sleep(2 * INTERVAL_S)
     for uuid, meeting_id in host_stopped.items():
         assert len(_start_calls(sim, meeting_id)) == starts_before[uuid], "a host stop was undone"
@@ -197,7 +214,13 @@ def test_thirty_meetings_converge_despite_lost_events(
 
     # Complete from the moment of capture: every line sent to a connected client is stored, once.
     for uuid in started:
-        wait_until(partial(_transcript_complete, sim, uuid), timeout=60, what=f"transcript {uuid}")
+        eventually(
+            partial(_transcript_complete, sim, uuid),
+            timeout=60,
+            interval=POLL_S,
+            what=f"transcript {uuid}",
+            tolerate=ANY_ERROR,
+        )
         assert sum(_delivered(sim, uuid).values()) > 0
 
     # Zoom answers 429 to the live list for a while: the reconciler backs off (a refused observation

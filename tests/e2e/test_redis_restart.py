@@ -9,6 +9,8 @@ import pytest
 
 from rtms.models import InboundEvent, Meeting
 from tests.e2e.harness import (
+    ANY_ERROR,
+    POLL_S,
     PrivateRedis,
     Proc,
     ledger,
@@ -17,8 +19,8 @@ from tests.e2e.harness import (
     start_web,
     start_worker,
     stop_all,
-    wait_until,
 )
+from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
@@ -57,8 +59,12 @@ def test_no_event_is_lost_when_redis_restarts(private_redis: PrivateRedis, resid
                 Proc.manage("events", ["zoom_events"], env),
             ]
             sim.client.set_webhook_url(f"{base}/zoom/webhook")
-            wait_until(
-                lambda: ledger(sim, kind="ws.connected"), timeout=60, what="event subscriber connected"
+            eventually(
+                lambda: ledger(sim, kind="ws.connected"),
+                timeout=60,
+                interval=POLL_S,
+                what="event subscriber connected",
+                tolerate=ANY_ERROR,
             )
 
             def start_meetings(n: int, offset: int) -> list[str]:
@@ -66,24 +72,38 @@ def test_no_event_is_lost_when_redis_restarts(private_redis: PrivateRedis, resid
                 return [sim.client.create_meeting(h, rtms="api")["meeting_uuid"] for h in hosts]
 
             before = start_meetings(5, 0)
-            wait_until(lambda: _all_applied(before), timeout=120, interval=0.5, what="first meetings applied")
+            eventually(
+                lambda: _all_applied(before),
+                timeout=120,
+                interval=0.5,
+                what="first meetings applied",
+                tolerate=ANY_ERROR,
+            )
 
             # Redis dies with whatever was queued or unacknowledged; events keep arriving meanwhile.
             private_redis.kill()
             during = start_meetings(5, 5)
             producers = [p for p in procs if p.name in ("web", "events")]
-            wait_until(
+            eventually(
                 lambda: (
                     InboundEvent.objects.filter(dedupe_key__startswith="meeting.started").count() >= 10
                     and any("inbox.enqueue_failed" in p.log() for p in producers)
                 ),
                 timeout=60,
+                interval=POLL_S,
                 what="events stored while the broker is down",
+                tolerate=ANY_ERROR,
             )
             private_redis.start()  # back, and empty
             after = start_meetings(5, 10)
             uuids = before + during + after
-            wait_until(lambda: _all_applied(uuids), timeout=240, interval=0.5, what="every event applied")
+            eventually(
+                lambda: _all_applied(uuids),
+                timeout=240,
+                interval=0.5,
+                what="every event applied",
+                tolerate=ANY_ERROR,
+            )
             assert any("inbox.swept" in p.log() for p in procs if p.name == "worker"), (
                 "the sweeper did the work"
             )

@@ -11,7 +11,8 @@ import pytest
 import redis
 from celery import Celery
 
-from tests.e2e.harness import E2E_REDIS_URL, product_env, start_worker, stop_all, wait_until
+from tests.e2e.harness import ANY_ERROR, E2E_REDIS_URL, POLL_S, product_env, start_worker, stop_all
+from tests.eventually import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(180)]
 
@@ -23,19 +24,39 @@ def test_a_worker_that_stops_consuming_restarts_and_drains_its_queue() -> None:
     control = Celery(broker=E2E_REDIS_URL, set_as_current=False)
     broker = redis.Redis.from_url(E2E_REDIS_URL)
     try:
-        wait_until(lambda: "worker.watchdog_started" in worker.log(), timeout=60, what="worker ready")
+        eventually(
+            lambda: "worker.watchdog_started" in worker.log(),
+            timeout=60,
+            interval=POLL_S,
+            what="worker ready",
+            tolerate=ANY_ERROR,
+        )
         replies = control.control.cancel_consumer("control", reply=True, timeout=5)
         assert replies, "the worker acknowledged the cancel"
 
         for _ in range(3):
             control.send_task("rtms.sweep_inbox", queue="control")
-        wait_until(lambda: "worker.stalled" in worker.log(), timeout=60, what="the stall noticed")
-        wait_until(
+        eventually(
+            lambda: "worker.stalled" in worker.log(),
+            timeout=60,
+            interval=POLL_S,
+            what="the stall noticed",
+            tolerate=ANY_ERROR,
+        )
+        eventually(
             lambda: worker.log().count("worker.watchdog_started") >= 2,
             timeout=90,
+            interval=POLL_S,
             what="the worker restarted in place",
+            tolerate=ANY_ERROR,
         )
-        wait_until(lambda: broker.llen("control") == 0, timeout=60, what="waiting work taken")
+        eventually(
+            lambda: broker.llen("control") == 0,
+            timeout=60,
+            interval=POLL_S,
+            what="waiting work taken",
+            tolerate=ANY_ERROR,
+        )
         assert worker.alive(), "restarted in place (same process), not exited"
     finally:
         broker.close()

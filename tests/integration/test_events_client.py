@@ -10,7 +10,6 @@ import base64
 import contextlib
 import json
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from rtms.zoom.events import EventSubscription, SubscriptionConfig
+from tests.eventually import eventually_async
 from zoomsim.config import AccountConfig, AppCreds, SimConfig
 from zoomsim.testing import SimServer
 
@@ -29,17 +29,6 @@ SUBSCRIPTION_ID = "subEvents-0001"
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -156,13 +145,13 @@ async def test_delivers_event_bodies_in_order_when_connected(make_sim: Callable[
     sim = make_sim()
     rec = Recorder(sim.base_url)
     async with running(rec.subscription(ws_url(sim))):
-        await eventually(lambda: rec.connected == 1)
+        await eventually_async(lambda: rec.connected == 1)
         meetings = [
             await in_thread(sim.client.create_meeting, f"host{i}@example.com", rtms="none") for i in range(3)
         ]
         for m in meetings:
             await in_thread(sim.client.end_meeting, m["meeting_uuid"])
-        await eventually(lambda: len(rec.events) == 6)
+        await eventually_async(lambda: len(rec.events) == 6)
     delivered = await in_thread(sim.client.ledger, kind="ws.delivered")
     assert [(b["event"], b["event_ts"]) for b in rec.events] == [
         (d["event"], d["event_ts"]) for d in delivered
@@ -185,12 +174,12 @@ async def test_reconnects_when_zoomsim_kicks_it_and_refuses_with_503(
     sim = make_sim()
     rec = Recorder(sim.base_url)
     async with running(rec.subscription(ws_url(sim))):
-        await eventually(lambda: rec.connected == 1)
+        await eventually_async(lambda: rec.connected == 1)
         await in_thread(sim.client.ws_down, 150)  # 1.5 s real: longer than the backoff cap
-        await eventually(lambda: rec.connected == 2)
+        await eventually_async(lambda: rec.connected == 2)
         assert rec.disconnected[0] == "closed_1001"
         m = await in_thread(sim.client.create_meeting, "after@example.com", rtms="none")
-        await eventually(lambda: any(b["event"] == "meeting.started" for b in rec.events))
+        await eventually_async(lambda: any(b["event"] == "meeting.started" for b in rec.events))
     refused = await in_thread(sim.client.ledger, kind="ws.refused")
     assert refused and all(r["reason"] == "ws_down" for r in refused)
     started: Any = rec.events[0]["payload"]
@@ -202,13 +191,13 @@ async def test_refreshes_the_token_when_zoomsim_expires_it(make_sim: Callable[..
     sim = make_sim()
     rec = Recorder(sim.base_url)
     async with running(rec.subscription(ws_url(sim))):
-        await eventually(lambda: rec.connected == 1)
+        await eventually_async(lambda: rec.connected == 1)
         assert await in_thread(sim.client.expire_tokens) == 1
-        await eventually(lambda: rec.connected == 2)
+        await eventually_async(lambda: rec.connected == 2)
         assert rec.disconnected[0] == "closed_1008"
         assert rec.token_calls == [False, True]
         await in_thread(sim.client.create_meeting, "fresh@example.com", rtms="none")
-        await eventually(lambda: len(rec.events) == 1)
+        await eventually_async(lambda: len(rec.events) == 1)
 
 
 async def test_forces_a_token_refresh_when_build_connection_fails(
@@ -217,7 +206,7 @@ async def test_forces_a_token_refresh_when_build_connection_fails(
     sim = make_sim()
     rec = Recorder(sim.base_url, bad_token_until_forced=True)
     async with running(rec.subscription(ws_url(sim))):
-        await eventually(lambda: rec.connected == 1)
+        await eventually_async(lambda: rec.connected == 1)
     assert rec.token_calls[:2] == [False, True]
     refused = await in_thread(sim.client.ledger, kind="ws.refused")
     assert [r["reason"] for r in refused] == ["invalid_token"]
@@ -231,9 +220,9 @@ async def test_heartbeats_keep_the_socket_past_zoomsims_heartbeat_timeout(
     timeout_real = 0.3
     rec = Recorder(sim.base_url)
     async with running(rec.subscription(ws_url(sim), heartbeat_interval_s=0.05)):
-        await eventually(lambda: rec.connected == 1)
-        until = time.monotonic() + 5 * timeout_real  # nothing to poll for: time itself must pass
-        await eventually(lambda: time.monotonic() >= until)
+        await eventually_async(lambda: rec.connected == 1)
+        # A fixed wait on purpose: nothing to poll for, the socket must outlive five heartbeat timeouts.
+        await asyncio.sleep(5 * timeout_real)
         assert rec.connected == 1 and rec.disconnected == []
     closed = await in_thread(sim.client.ledger, kind="ws.closed")
     assert [c["reason"] for c in closed] == ["client_closed"]
@@ -241,7 +230,7 @@ async def test_heartbeats_keep_the_socket_past_zoomsims_heartbeat_timeout(
     # The control: a client whose heartbeats are too rare is closed by zoomsim.
     slow = Recorder(sim.base_url)
     async with running(slow.subscription(ws_url(sim), heartbeat_interval_s=60, idle_timeout_s=60)):
-        await eventually(lambda: slow.disconnected)
+        await eventually_async(lambda: slow.disconnected)
     closed = await in_thread(sim.client.ledger, kind="ws.closed")
     assert closed[1]["reason"] == "heartbeat_timeout" and slow.disconnected[0] == "closed_1001"
 
@@ -253,7 +242,7 @@ async def test_stop_ends_run_promptly_and_closes_the_socket_when_connected(
     rec = Recorder(sim.base_url)
     stop = asyncio.Event()
     task = asyncio.create_task(rec.subscription(ws_url(sim), heartbeat_interval_s=30).run(stop))
-    await eventually(lambda: rec.connected == 1)
+    await eventually_async(lambda: rec.connected == 1)
     stop.set()
     await asyncio.wait_for(task, timeout=3)
     assert task.exception() is None
@@ -279,7 +268,7 @@ async def test_cancel_closes_the_socket_and_leaves_no_tasks(make_sim: Callable[.
     sim = make_sim()
     rec = Recorder(sim.base_url)
     task = asyncio.create_task(rec.subscription(ws_url(sim)).run(asyncio.Event()))
-    await eventually(lambda: rec.connected == 1)
+    await eventually_async(lambda: rec.connected == 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=3)
@@ -338,7 +327,7 @@ async def test_skips_bad_frames_and_survives_a_failing_handler() -> None:
     rec = Recorder(token="tok/en+")
     rec.fail_on = {"meeting.e0"}
     async with scripted(script) as (url, paths), running(rec.subscription(url)):
-        await eventually(lambda: len(rec.events) == 3)
+        await eventually_async(lambda: len(rec.events) == 3)
         assert rec.events == bodies
         assert rec.connected == 1 and rec.disconnected == []
     assert paths[0].startswith("/ws?tenant=eu&subscriptionId=subEvents-0001&access_token=tok%2Fen%2B")
@@ -356,7 +345,7 @@ async def test_reconnects_when_the_server_goes_silent() -> None:
 
     rec = Recorder(token="tok/en+")
     async with scripted(script) as (url, _), running(rec.subscription(url, idle_timeout_s=0.3)):
-        await eventually(lambda: rec.connected >= 2 and connections >= 2)
+        await eventually_async(lambda: rec.connected >= 2 and connections >= 2)
     assert rec.disconnected[0] == "idle_timeout"
 
 
@@ -365,7 +354,7 @@ async def test_keeps_retrying_when_the_connection_is_refused() -> None:
         pass  # the port is closed again: connections are refused
     rec = Recorder(token="tok/en+")
     async with running(rec.subscription(url)) as (_, task):
-        await eventually(lambda: len(rec.token_calls) >= 3)
+        await eventually_async(lambda: len(rec.token_calls) >= 3)
         assert not task.done()
     assert rec.connected == 0 and rec.disconnected == []
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
 from rtms.leases import lease_acquire, lease_release, lease_renew
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +22,9 @@ def test_only_one_owner_holds_a_lease() -> None:
 def test_an_expired_lease_passes_to_another_owner_with_a_higher_token() -> None:
     held = lease_acquire("events:acc", "gw-a", timedelta(milliseconds=50))
     assert held is not None
-    deadline = time.monotonic() + 10
-    taken = None
-    while taken is None and time.monotonic() < deadline:
-        taken = lease_acquire("events:acc", "gw-b", TTL)
-        time.sleep(0.02)
+    taken = eventually(
+        lambda: lease_acquire("events:acc", "gw-b", TTL), timeout=10, what="the lapsed lease taken"
+    )
     assert taken is not None and taken.token == held.token + 1
     # The old holder is fenced: it can no longer renew, so it must stop acting.
     assert not lease_renew(held, TTL)

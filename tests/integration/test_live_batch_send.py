@@ -15,10 +15,11 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from live.batch_send import _pipelined_shards, group_send_many
+from controlplane.runtime.channels_redis_pubsub import _pipelined_shards, group_send_many
+from tests.eventually import eventually_async
 
 TIMEOUT = 10
-PROBE_WAIT_S = 0.5
+PROBE_INTERVAL_S = 0.5
 
 Message = dict[str, Any]
 
@@ -38,12 +39,13 @@ def _redis_layer(*, shards: int = 1) -> RedisPubSubChannelLayer:
 
 class Listener:
     """One channel in some groups, received without pause into a queue (a receive cancelled by a timeout
-    would unsubscribe the pub/sub layer's channel)."""
+    would unsubscribe the pub/sub layer's channel); probes are noted apart, as the groups heard."""
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
         self.inbox: asyncio.Queue[Message] = asyncio.Queue()
         self.channel = ""
+        self.heard: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, groups: list[str]) -> None:
@@ -56,28 +58,33 @@ class Listener:
 
     async def _receive(self) -> None:
         while True:
-            await self.inbox.put(await self.layer.receive(self.channel))
+            message = await self.layer.receive(self.channel)
+            if message["type"] == "probe":
+                self.heard.add(message["group"])
+            else:
+                await self.inbox.put(message)
 
     async def _until_subscribed(self, group: str) -> None:
         """SUBSCRIBE is not acknowledged before ``group_add`` returns: probe until the group is heard."""
-        deadline = asyncio.get_running_loop().time() + TIMEOUT
-        while asyncio.get_running_loop().time() < deadline:
+        probing = asyncio.create_task(self._probe(group))
+        try:
+            await eventually_async(
+                lambda: group in self.heard, timeout=TIMEOUT, what=f"group {group!r} heard"
+            )
+        finally:
+            probing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probing
+
+    async def _probe(self, group: str) -> None:
+        # A probe published before the SUBSCRIBE took effect is lost: send again until one is heard.
+        while True:
             await self.layer.group_send(group, {"type": "probe", "group": group})
-            with contextlib.suppress(TimeoutError):
-                while True:
-                    message = await asyncio.wait_for(self.inbox.get(), PROBE_WAIT_S)
-                    if message == {"type": "probe", "group": group}:
-                        return
-        raise AssertionError(f"group {group!r} was never heard")
+            await asyncio.sleep(PROBE_INTERVAL_S)
 
     async def receive(self, count: int) -> list[Message]:
-        """The next ``count`` messages, probes left out."""
-        received: list[Message] = []
-        while len(received) < count:
-            message = await asyncio.wait_for(self.inbox.get(), TIMEOUT)
-            if message["type"] != "probe":
-                received.append(message)
-        return received
+        """The next ``count`` messages (probes never reach the inbox)."""
+        return [await asyncio.wait_for(self.inbox.get(), TIMEOUT) for _ in range(count)]
 
     async def stop(self) -> None:
         if self._task is not None:

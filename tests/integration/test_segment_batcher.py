@@ -5,7 +5,7 @@ batches behind it. Also the one-statement batch write and the next-seq lookup.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -15,6 +15,7 @@ from regions.storage import content_alias
 from rtms.gateway import segments as segments_module
 from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seqs, segments_write
 from rtms.models import RtmsStream, TranscriptSegment
+from tests.eventually import eventually_async
 from tests.integration.conftest import EU_ALIAS, AddSegments, MakeMeeting, MakeStream
 from tests.integration.worker_threads import owned_default_executor
 
@@ -147,15 +148,16 @@ async def test_a_failing_or_hanging_publish_does_not_stop_later_batches(
                 hang_cancelled.set()
                 raise
 
+    def publishes_started(count: int) -> Callable[[], bool]:
+        return lambda: len(calls) >= count
+
     batcher = SegmentBatcher(interval_s=0.02, max_rows=1000, publish=flaky_publish)
     stop = asyncio.Event()
     task = asyncio.create_task(batcher.run(stop))
     for seq in range(1, 5):
         batcher.add(_segment(stream, seq))
-        deadline = asyncio.get_running_loop().time() + TIMEOUT
-        while len(calls) < seq:  # one batch per segment: wait for its publish to start
-            assert asyncio.get_running_loop().time() < deadline, f"batch {seq} was never published"
-            await asyncio.sleep(0.01)
+        # One batch per segment: wait for its publish to start.
+        await eventually_async(publishes_started(seq), timeout=TIMEOUT, what=f"batch {seq} published")
     stop.set()
     await asyncio.wait_for(task, TIMEOUT)
 
