@@ -10,7 +10,7 @@ from aiohttp import web
 from zoomsim import control, rest
 from zoomsim.config import SimConfig
 from zoomsim.log import log_event
-from zoomsim.rtms_server import RtmsServer
+from zoomsim.rtms.server import RtmsServer
 from zoomsim.scenario import apply_accounts_and_hosts, load_file, schedule_meetings
 from zoomsim.sim import SIM_KEY, Simulator
 

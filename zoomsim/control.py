@@ -11,8 +11,8 @@ from aiohttp import web
 
 from zoomsim.clock import monotonic
 from zoomsim.faults import FaultError
-from zoomsim.rtms_server import FaultError as RtmsFaultError
-from zoomsim.rtms_server import RtmsServer
+from zoomsim.rtms.faults import FaultError as RtmsFaultError
+from zoomsim.rtms.server import RtmsServer
 from zoomsim.scenario import (
     ScenarioError,
     apply_accounts_and_hosts,

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.eventually import eventually
 from zoomsim.config import AccountConfig, AppCreds, SimConfig
 from zoomsim.testing import SimServer
 
@@ -40,18 +41,6 @@ def base_config(**overrides: Any) -> SimConfig:
         ws_heartbeat_timeout_s=1e7,
     )
     return cfg.with_overrides(**overrides)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 # ---- webhook receiver ---------------------------------------------------------------------------
@@ -136,9 +125,11 @@ class Receiver:
             return [r for r in self.received if name is None or r.event == name]
 
     def wait(self, name: str, count: int = 1, timeout: float = 5.0) -> list[Received]:
-        return list(
-            wait_until(lambda: (lambda got: got if len(got) >= count else None)(self.events(name)), timeout)
-        )
+        def enough() -> list[Received]:
+            got = self.events(name)
+            return got if len(got) >= count else []
+
+        return eventually(enough, timeout=timeout, what=f"{count} x {name} webhook")
 
     def close(self) -> None:
         self.server.shutdown()

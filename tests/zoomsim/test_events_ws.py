@@ -10,7 +10,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.zoomsim.conftest import RTMS_APP, SUBSCRIPTION_ID, Receiver, s2s_token, token_response, wait_until
+from tests.eventually import eventually
+from tests.zoomsim.conftest import RTMS_APP, SUBSCRIPTION_ID, Receiver, s2s_token, token_response
 from zoomsim.testing import SimServer
 
 
@@ -167,7 +168,7 @@ def test_expire_tokens_control_closes_socket(sim: SimServer) -> None:
     sim.client.expire_tokens()
     with ws, pytest.raises(ConnectionClosed):
         ws.recv(timeout=5)
-    wait_until(lambda: sim.client.ledger(kind="ws.closed"))
+    eventually(lambda: sim.client.ledger(kind="ws.closed"), what="ledger ws.closed")
 
 
 def test_ws_down_window(make_sim: Any) -> None:
@@ -192,4 +193,4 @@ def test_ws_down_window(make_sim: Any) -> None:
         ws2.close()
         return bool(first["success"])
 
-    wait_until(reconnects, timeout=5, interval=0.05)
+    eventually(reconnects, timeout=5, interval=0.05, what="an event socket reconnecting after ws_down")

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.zoomsim.conftest import Receiver, bearer, s2s_token, today, wait_until
+from tests.eventually import eventually
+from tests.zoomsim.conftest import Receiver, bearer, s2s_token, today
 from zoomsim.client import SimClientError
 from zoomsim.testing import SimServer
 
@@ -110,7 +111,7 @@ def test_rest_fault_timeout_and_prefix(make_sim: Any) -> None:
     sim.client.rest_fault("timeout", path_prefix="/v2/", times=1)
     with pytest.raises(requests.Timeout):
         metrics(sim, token, timeout=0.2)
-    wait_until(lambda: sim.client.ledger(kind="rest.call"), timeout=5)
+    eventually(lambda: sim.client.ledger(kind="rest.call"), timeout=5, what="ledger rest.call")
     assert sim.client.ledger(kind="rest.call")[0]["reason"] == "fault_timeout"
     assert metrics(sim, token).status_code == 200
 

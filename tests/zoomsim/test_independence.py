@@ -7,7 +7,7 @@ from pathlib import Path
 
 import zoomsim
 
-PRODUCT = {"controlplane", "regions", "reconciler", "rtms", "django"}
+PRODUCT = {"controlplane", "regions", "reconciler", "rtms", "live", "compliance", "api", "django"}
 
 
 def test_zoomsim_imports_no_product_code() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 
+from tests.eventually import eventually
 from tests.zoomsim.conftest import bearer, s2s_token, today
 from zoomsim.testing import SimServer
 
@@ -135,9 +136,9 @@ def test_rate_limit_window_is_scaled(make_sim: Any) -> None:
     token = s2s_token(sim.base_url)
     d = {"from": today(), "to": today()}
     assert [get(sim, token, **d).status_code for _ in range(3)] == [200, 200, 429]
-    from tests.zoomsim.conftest import wait_until
-
-    wait_until(lambda: get(sim, token, **d).status_code == 200, timeout=3)
+    eventually(
+        lambda: get(sim, token, **d).status_code == 200, timeout=3, what="the rate limit's window reopening"
+    )
 
 
 def test_daily_cap(make_sim: Any) -> None:

@@ -6,6 +6,7 @@ import time
 
 import requests
 
+from tests.eventually import eventually
 from tests.zoomsim.conftest import (
     ACCOUNT_ID,
     RTMS_APP,
@@ -14,7 +15,6 @@ from tests.zoomsim.conftest import (
     s2s_token,
     today,
     token_response,
-    wait_until,
 )
 from zoomsim.config import AppCreds
 from zoomsim.testing import SimServer
@@ -98,10 +98,12 @@ def test_token_expires_after_scaled_ttl(make_sim: object) -> None:
     token = s2s_token(sim.base_url)  # lives 20 x 0.01 = 0.2 s
     assert metrics(sim, token).status_code == 200
     t0 = time.monotonic()
-    # (a Response is falsy when not ok, so wrap it)
-    (resp,) = wait_until(
-        lambda: (lambda r: [r] if r.status_code == 401 else None)(metrics(sim, token)), timeout=3
-    )
+
+    def expired() -> list[requests.Response]:
+        r = metrics(sim, token)
+        return [r] if r.status_code == 401 else []  # a list: a Response is falsy when not ok
+
+    (resp,) = eventually(expired, timeout=3, what="a 401 for the expired token")
     assert time.monotonic() - t0 < 3
     assert resp.json() == {"code": 124, "message": "Access token is expired."}
 

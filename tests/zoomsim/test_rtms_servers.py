@@ -14,6 +14,7 @@ import pytest
 import requests
 import websockets
 
+from tests.eventually import eventually_async
 from tests.zoomsim.conftest import RTMS_APP, bearer, s2s_token
 from tests.zoomsim.rtms_helpers import RtmsSession, connect, join, signature, started_payload
 from zoomsim.client import SimClient
@@ -125,7 +126,9 @@ async def test_media_needs_signaling_and_ready_ack_before_media_flows(rsim: SimS
     await early.send(hs(p, 3, media_type=8))
     assert (await early.wait(4))["status_code"] == 2
     s = await join(p, media=("transcript",), ready=False)
-    await asyncio.sleep(0.3)  # ~15 segments are spoken; no CLIENT_READY_ACK yet
+    # Segments spoken while this client is connected but has not sent CLIENT_READY_ACK: none reaches it.
+    joined = (await aw(c.ledger))[-1]["seq"]
+    await aw(c.wait_for, "rtms.segment_sent", count=3, meeting_uuid=uuid, since=joined)
     assert s.media["transcript"].of_type(17) == []
     await s.signaling.send({"msg_type": 7, "rtms_stream_id": p["rtms_stream_id"]})
     assert (await s.signaling.wait(8))["state"] == 1
@@ -145,14 +148,17 @@ async def test_speak_from_meeting_start_loses_what_nobody_heard(rsim: SimServer)
     c = rsim.client
     script = [{"speaker": "Eva" if i % 2 else "Raj", "text": f"line {i}"} for i in range(30)]
     uuid, p = await start_meeting(c, transcript=script, segment_interval_ms=2000)  # 40 ms real
-    await asyncio.sleep(0.25)
+    await aw(c.wait_for, "rtms.segment_sent", count=3, meeting_uuid=uuid)  # spoken to nobody
     s = await join(p)
     await aw(c.wait_for, "rtms.segment_sent", count=30, meeting_uuid=uuid, timeout=10)
-    await asyncio.sleep(0.1)
-    got = [m["content"]["data"] for m in s.media["transcript"].of_type(17)]
     segs = await aw(c.ledger, kind="rtms.segment_sent", meeting_uuid=uuid)
     lost = [e["text"] for e in segs if not e["delivered"]]
     delivered = [e["text"] for e in segs if e["delivered"]]
+    transcript = s.media["transcript"]
+    await eventually_async(
+        lambda: len(transcript.of_type(17)) >= len(delivered), what="every delivered segment read"
+    )
+    got = [m["content"]["data"] for m in transcript.of_type(17)]
     assert lost and lost == [f"line {i}" for i in range(len(lost))]  # the start was lost
     assert all(not e["ready_client"] for e in segs if not e["delivered"])
     assert got == delivered  # exactly what the ledger says was delivered, in order
@@ -167,6 +173,8 @@ async def test_first_client_hears_everything_in_several_languages_with_audio(rsi
         {"speaker": "Ana", "text": "Guten Tag", "language": "de"},
     ]
     uuid, p = await start_meeting(c, transcript=script, speak_from="first_client", segment_interval_ms=2000)
+    # The time before anyone connects is the point: had the meeting started talking, the whole script
+    # (3 x 40 ms) would be spoken to nobody by now. There is no event for "nothing was said".
     await asyncio.sleep(0.3)
     s = await join(p, media=("transcript", "audio"))
     msgs = [await s.media["transcript"].wait(17) for _ in script]
@@ -193,6 +201,8 @@ async def test_generated_transcript(rsim: SimServer) -> None:
     assert {m["user_name"] for m in msgs} == {"Speaker 1", "Speaker 2", "Speaker 3"}
     by_speaker = {m["user_name"]: m["language"] for m in msgs}
     assert by_speaker == {"Speaker 1": 9, "Speaker 2": 20, "Speaker 3": 13}
+    # An absence, so a bounded wait: many times the generator's pace (3 segments per 20 ms real) passes,
+    # and no tenth segment comes.
     await asyncio.sleep(0.2)
     assert len(s.media["transcript"].of_type(17)) == 0  # count caps it
     with pytest.raises(Exception, match="400"):
@@ -207,7 +217,12 @@ async def test_keepalives_carry_sequence_and_timestamp_on_every_socket(ksim: Sim
     c = ksim.client
     uuid, p = await start_meeting(c)
     s = await join(p, media=("transcript",))
-    await asyncio.sleep(0.7)
+    # One keep-alive more than the misses allowed, on each socket: the answers are being counted.
+    wanted = ksim.config.rtms_keepalive_misses + 1
+    await eventually_async(
+        lambda: all(len(sock.keepalives) >= wanted for sock in (s.signaling, s.media["transcript"])),
+        what=f"{wanted} keep-alives on each socket",
+    )
     for sock in (s.signaling, s.media["transcript"]):
         assert len(sock.keepalives) >= 2
         seqs = [k["sequence"] for k in sock.keepalives]
@@ -240,15 +255,25 @@ async def test_ledger_counts_signaling_connections_and_segments(rsim: SimServer)
     received: list[str] = []
     for _ in range(3):
         s = await join(p)
-        await asyncio.sleep(0.2)
+        transcript = s.media["transcript"]
+        await eventually_async(partial(transcript.of_type, 17), what="the client hearing the meeting")
         tries = [await connect(p["server_urls"]) for _ in range(2)]
         for t in tries:
             await t.send(hs(p))
             assert (await t.wait(2))["status_code"] == 8
-        await s.media["transcript"].close()
+        spoken = await aw(c.ledger, kind="rtms.segment_sent", meeting_uuid=uuid)
+        unheard = sum(not e["ready_client"] for e in spoken)
+        await transcript.close()
         await s.signaling.close()
-        received += [m["content"]["data"] for m in s.media["transcript"].of_type(17)]
-        await asyncio.sleep(0.1)
+        received += [m["content"]["data"] for m in transcript.of_type(17)]
+        # A segment spoken to no ready client: the server has closed (and recorded) this client too.
+        await aw(
+            c.wait_for,
+            "rtms.segment_sent",
+            count=unheard + 1,
+            meeting_uuid=uuid,
+            where=lambda e: not e["ready_client"],
+        )
     await aw(c.end_meeting, uuid)
     conns = await aw(c.ledger, kind="rtms.connection", meeting_uuid=uuid)
     sig = [e for e in conns if e["socket"] == "signaling"]
@@ -284,7 +309,7 @@ async def test_pause_and_resume_from_rest(rsim: SimServer) -> None:
     assert await aw(patch, "pause") == 204
     assert (await s.signaling.wait(8, state=5))["reason"] == 0
     await s.signaling.wait(9, state=3)
-    await asyncio.sleep(0.15)
+    await aw(c.wait_for, "rtms.segment_sent", meeting_uuid=uuid, where=lambda e: e["paused"])
     assert await aw(patch, "resume") == 204
     await s.signaling.wait(8, state=6)
     await s.signaling.wait(9, state=4)
@@ -331,7 +356,8 @@ async def test_kill_signaling_interrupts_and_a_reconnect_restores(rsim: SimServe
     s2 = await join(p)  # within the window: allowed, restores the stream
     restored = await aw(c.wait_for, "rtms.restored", where=lambda e: e["window"] == "signaling")
     assert restored
-    await asyncio.sleep(1.5)  # past the window: nothing stops
+    # An absence, so a bounded wait: past the signaling window (60 s sim: 1.2 s real), nothing stops.
+    await asyncio.sleep(1.5)
     view = await aw(c.stream_runtime, p["rtms_stream_id"])
     assert view["ready"] and view["state"] == "started"
     assert await aw(c.ledger, kind="event.emitted", event="meeting.rtms_stopped") == []
@@ -448,13 +474,13 @@ async def test_keepalive_silence_keeps_the_old_connection_counted(ksim: SimServe
     s = await join(p)
     await aw(c.keepalive_silence, p["rtms_stream_id"], duration_s=50)  # 1 s real
     n = len(s.signaling.keepalives)
+    # An absence, so a bounded wait: three keep-alive intervals (0.2 s real) inside the silence.
     await asyncio.sleep(0.6)
     assert len(s.signaling.keepalives) == n  # nothing sent
     again = await connect(p["server_urls"])
     await again.send(hs(p))
     assert (await again.wait(2))["status_code"] == 8  # the silent socket still holds the stream
-    await asyncio.sleep(0.8)
-    assert len(s.signaling.keepalives) > n  # silence over
+    await eventually_async(lambda: len(s.signaling.keepalives) > n, what="keep-alives after the silence")
     assert not s.signaling.closed.is_set()
     await close_all(s)
 

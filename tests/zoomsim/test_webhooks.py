@@ -6,7 +6,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from tests.zoomsim.conftest import WEBHOOK_SECRET, Receiver, wait_until
+from tests.eventually import eventually
+from tests.zoomsim.conftest import WEBHOOK_SECRET, Receiver
 from zoomsim.testing import SimServer, free_port
 
 
@@ -84,7 +85,7 @@ def test_no_retry_on_4xx_or_3xx(make_sim: Any, receiver: Receiver) -> None:
     }
     # A later event is delivered after the first retry would have happened (+5 min = 0.06 s): still one each.
     sim.client.create_meeting("later@example.com", rtms="none")
-    wait_until(lambda: len(receiver.events("meeting.started")) == 2)
+    eventually(lambda: len(receiver.events("meeting.started")) == 2, what="2 x meeting.started webhook")
     sim.client.wait_for("webhook.attempt", count=3)
     import time
 
