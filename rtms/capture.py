@@ -198,14 +198,15 @@ def _operator_call(
     source_ip: str | None,
     clock: Clock,
 ) -> None:
-    """Zoom's refusal is audited and raised; the caller audits success."""
+    """Ask Zoom, and audit the answer either way; Zoom's refusal is raised after it is recorded."""
     assert meeting.account is not None
+    audit_action = f"rtms.{action}_manual"
     try:
         _zoom_call(zoom_api_for(meeting.account), meeting, client_id, action)
     except ZoomApiError as exc:
         _audit(
             meeting,
-            f"rtms.{action}_manual",
+            audit_action,
             actor=actor,
             reason=reason,
             source_ip=source_ip,
@@ -214,10 +215,14 @@ def _operator_call(
             extra={"zoom_status": exc.status, "zoom_code": exc.code},
         )
         logger.warning(
-            f"rtms.{action}_manual_refused",
+            f"{audit_action}_refused",
             extra={"meeting_id": meeting.pk, "status": exc.status, "code": exc.code},
         )
         raise
+    _audit(
+        meeting, audit_action, actor=actor, reason=reason, source_ip=source_ip, result="called", clock=clock
+    )
+    logger.info(audit_action, extra={"meeting_id": meeting.pk})
 
 
 def rtms_start_manual(
@@ -248,16 +253,6 @@ def rtms_start_manual(
         rtms_manual_stop_at=None,
         restart_attempts=0,
     )
-    _audit(
-        meeting,
-        "rtms.start_manual",
-        actor=actor,
-        reason=reason,
-        source_ip=source_ip,
-        result="called",
-        clock=clock,
-    )
-    logger.info("rtms.start_manual", extra={"meeting_id": meeting.pk})
 
 
 def rtms_stop_manual(
@@ -275,16 +270,6 @@ def rtms_stop_manual(
     if not marked:
         raise IllegalState("the meeting has ended; there is no stream to stop")
     _operator_call(meeting, "stop", client_id, actor=actor, reason=reason, source_ip=source_ip, clock=clock)
-    _audit(
-        meeting,
-        "rtms.stop_manual",
-        actor=actor,
-        reason=reason,
-        source_ip=source_ip,
-        result="called",
-        clock=clock,
-    )
-    logger.info("rtms.stop_manual", extra={"meeting_id": meeting.pk})
 
 
 # --- the reconciler ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from tests.support import sim_config
 from zoomsim.testing import SimServer
@@ -11,7 +12,12 @@ from zoomsim.testing import SimServer
 
 @pytest.fixture
 def sim(settings: Any) -> Iterator[SimServer]:
-    """An in-process zoomsim sharing the product's test credentials; settings point at it."""
+    """An in-process zoomsim sharing the product's test credentials; settings point at it.
+
+    The shared cache is emptied first: it holds the OAuth tokens and call budgets of the previous test's
+    zoomsim, whose tokens this one never issued (a stale token costs a refused call and a retry, which a
+    test counting Zoom calls would see)."""
+    cache.clear()
     with SimServer(sim_config()) as server:
         settings.ZOOM_API_BASE_URL = f"{server.base_url}/v2"
         settings.ZOOM_OAUTH_TOKEN_URL = f"{server.base_url}/oauth/token"

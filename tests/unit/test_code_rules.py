@@ -45,12 +45,11 @@ def test_product_code_has_no_simulator_branch() -> None:
     assert offenders == []
 
 
-def _own_modules_imported(node: ast.AST) -> list[str]:
-    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-        return [node.module] if node.module.split(".")[0] in PRODUCT_PACKAGES else []
-    if isinstance(node, ast.Import):
-        return [a.name for a in node.names if a.name.split(".")[0] in PRODUCT_PACKAGES]
-    return []
+def _own_modules_imported(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.ImportFrom):
+        own = node.module is not None and node.level == 0 and node.module.split(".")[0] in PRODUCT_PACKAGES
+        return [str(node.module)] if own else []
+    return [a.name for a in node.names if a.name.split(".")[0] in PRODUCT_PACKAGES]
 
 
 def test_the_projects_own_modules_are_imported_at_the_top_except_in_app_ready() -> None:
@@ -69,6 +68,8 @@ def test_the_projects_own_modules_are_imported_at_the_top_except_in_app_ready() 
             if path.name == "apps.py" and function.name == "ready":
                 continue
             for node in ast.walk(function):
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
                 for module in _own_modules_imported(node):
                     above = lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
                     if not above.startswith("#"):
