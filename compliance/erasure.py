@@ -18,10 +18,12 @@ by an attempt that crashed before recording them.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Final
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 from compliance.content import audio_delete, payloads_scrub, segment_queryset, segments_delete
 from compliance.models import ErasureTombstone
@@ -39,13 +41,22 @@ class ErasureRefused(Exception):
     """The meeting cannot be erased right now; the message says what to do first."""
 
 
-def _refuse_if_busy(meeting: Meeting) -> None:
+def _in_flight(meeting: Meeting, now: datetime) -> QuerySet[InboundEvent]:
+    """Pending events a worker may be applying now. Older pending ones are stuck (the sweeper has had its
+    turn), and failed ones are settled: neither may hold an erasure up."""
+    fresh_since = now - settings.INBOX_SWEEP_AFTER
+    return InboundEvent.objects.filter(
+        meeting=meeting, status=InboxStatus.PENDING, received_at__gte=fresh_since
+    )
+
+
+def _refuse_if_busy(meeting: Meeting, now: datetime) -> None:
     active = list(meeting.streams.filter(state__in=list(STREAM_ACTIVE)).values_list("pk", flat=True))
     if active:
         raise ErasureRefused(
             f"meeting {meeting.pk} is being captured (streams {active}); stop RTMS first, then erase"
         )
-    if InboundEvent.objects.filter(meeting=meeting, status=InboxStatus.PENDING).exists():
+    if _in_flight(meeting, now).exists():
         # Scrubbing a pending event would leave the worker nothing to apply; these clear in seconds.
         raise ErasureRefused(f"meeting {meeting.pk} has events still being processed; try again shortly")
 
@@ -75,7 +86,7 @@ def meeting_erase(
         tombstone.already_erased = True
         return tombstone
 
-    _refuse_if_busy(meeting)
+    _refuse_if_busy(meeting, now)
     stream_ids = list(meeting.streams.order_by("id").values_list("pk", flat=True))
     # Step 1: the durable intent. A crashed earlier attempt left this row; we carry on with it.
     tombstone, _ = ErasureTombstone.objects.get_or_create(
@@ -107,6 +118,11 @@ def meeting_erase(
     with transaction.atomic():
         Meeting.objects.filter(pk=meeting.pk).update(host_email="", host_id="", topic="")
         meeting.host_email = meeting.host_id = meeting.topic = ""
+        # Stuck events are settled first: scrubbed, they could never be applied, and an erased meeting must
+        # not be captured again anyway.
+        InboundEvent.objects.filter(meeting=meeting, status=InboxStatus.PENDING).update(
+            status=InboxStatus.IGNORED, error="the meeting was erased before this event was applied"
+        )
         payloads = payloads_scrub(InboundEvent.objects.filter(meeting=meeting), why="erasure")
         ErasureTombstone.objects.filter(pk=tombstone.pk).update(
             payloads_scrubbed=F("payloads_scrubbed") + payloads, completed_at=now

@@ -86,6 +86,8 @@ WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=
 TRANSCRIPT_FLUSH_MAX_ROWS = env_int("TRANSCRIPT_FLUSH_MAX_ROWS", 200, minimum=1)
 RECONCILE_METRICS_CALLS_PER_MINUTE = env_int("RECONCILE_METRICS_CALLS_PER_MINUTE", 10, minimum=1)
 RECONCILE_MAX_RESTARTS = env_int("RECONCILE_MAX_RESTARTS", 5, minimum=1)
+# Tries (route and apply each count one) before an inbox event is failed and shown instead of retried.
+INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 10, minimum=2)
 
 # --- Zoom (two credential sets; rtms/zoom/credentials.py keeps them apart) ---------------------------
 ZOOM_API_BASE_URL = env_str("ZOOM_API_BASE_URL", "https://api.zoom.us/v2").rstrip("/")

@@ -11,10 +11,13 @@ class RtmsConfig(AppConfig):
         # Imported here, not at the top: an app's modules may use models only once every app is loaded.
         from celery import signals as celery_signals
 
+        from controlplane.health import WEB_COLLECTORS
         from rtms import signals  # noqa: F401  (connects post_migrate handlers)
+        from rtms.inbox.gauges import InboxCollector
         from rtms.inbox.publish import flush_route_publisher
 
         # Prefork children inherit the connection; only a worker ever sends this signal.
         celery_signals.worker_process_shutdown.connect(
             flush_route_publisher, weak=False, dispatch_uid="rtms.flush_route_publisher"
         )
+        WEB_COLLECTORS.register(InboxCollector())

@@ -47,7 +47,9 @@ STREAM_ALLOWED_FROM: Final[dict[StreamState, frozenset[StreamState]]] = {
     StreamState.CONNECTED: frozenset({StreamState.CONNECTING, StreamState.PAUSED}),
     StreamState.INTERRUPTED: frozenset({StreamState.CONNECTING, StreamState.CONNECTED, StreamState.PAUSED}),
     StreamState.PAUSED: frozenset({StreamState.CONNECTING, StreamState.CONNECTED, StreamState.INTERRUPTED}),
-    StreamState.STOPPED: STREAM_ACTIVE,
+    # From failed too: Zoom's stop for a stream the gateway gave up on records Zoom's stop reason (a
+    # STREAM_REVOKED must still purge the content), and never brings the stream back.
+    StreamState.STOPPED: STREAM_ACTIVE | {StreamState.FAILED},
     StreamState.FAILED: STREAM_ACTIVE,
 }
 

@@ -13,18 +13,17 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import DatabaseError
 
 from rtms import capture
 from rtms.inbox import publish
 from rtms.inbox.apply import event_apply
+from rtms.inbox.attempts import TRANSIENT
 from rtms.inbox.route import event_route
 from rtms.inbox.sweep import inbox_mark_failed, inbox_sweep
-from rtms.zoom.api import ZoomRateLimited, ZoomUnavailable
+from rtms.zoom.api import ZoomRateLimited
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (ZoomUnavailable, ZoomRateLimited, DatabaseError)
 MAX_RETRIES = 8
 
 

@@ -214,6 +214,8 @@ class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
         "webhook_received_at",
         "websocket_received_at",
         "status",
+        "attempts",
+        "error",
         "region",
     ]
     list_filter = ["status", "event_type", "first_channel", "region"]

@@ -18,6 +18,7 @@ from controlplane.clock import SYSTEM_CLOCK, Clock
 from regions.models import Region
 from rtms import hooks, metrics
 from rtms.gateway.notify import notify_gateways
+from rtms.inbox.attempts import TRANSIENT, Verdict, attempt_count, attempt_failed
 from rtms.inbox.facts import account_for
 from rtms.inbox.publish import enqueue_start
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
@@ -189,6 +190,22 @@ def _erased(meeting: Meeting) -> bool:
 
 
 def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
+    """Apply a routed event once. Returns its outcome; "error" (left pending for another try), "failed"
+    (given up at INBOX_MAX_ATTEMPTS) and "illegal_transition" are recorded on the row
+    (rtms/inbox/attempts.py). Transient trouble below the maximum is raised for the task to retry."""
+    attempt = attempt_count(event_id, clock=clock)
+    if attempt is None:
+        return "skipped"
+    try:
+        return _apply(event_id, clock)
+    except Exception as exc:
+        verdict = attempt_failed(event_id, attempt, exc)
+        if verdict is Verdict.RETRY and isinstance(exc, TRANSIENT):
+            raise
+        return verdict.value
+
+
+def _apply(event_id: int, clock: Clock) -> str:
     with transaction.atomic():
         row = InboundEvent.objects.select_for_update().get(pk=event_id)
         if row.status != InboxStatus.PENDING:
@@ -218,11 +235,7 @@ def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
         else:
             outcome = "ignored"
         InboundEvent.objects.filter(pk=row.pk).update(
-            status=InboxStatus.PROCESSED,
-            processed_at=clock.now(),
-            attempts=F("attempts") + 1,
-            last_attempt_at=clock.now(),
-            error="",
+            status=InboxStatus.PROCESSED, processed_at=clock.now(), error=""
         )
     metrics.APPLIED.labels(event.event).inc()
     logger.info("inbox.applied", extra={"event_id": event_id, "meeting_id": meeting.pk, "outcome": outcome})

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from regions.models import Region
 from rtms import metrics
+from rtms.inbox.attempts import TRANSIENT, Verdict, attempt_count, attempt_failed
 from rtms.inbox.facts import account_for, event_account_id, facts_from_event, meeting_uuid_of
 from rtms.inbox.publish import enqueue_apply, enqueue_route
 from rtms.lifecycle import RoutingStatus
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RouteResult:
-    status: str  # routed | quarantined | ignored | skipped
+    status: str  # routed | quarantined | ignored | skipped, or error | failed (rtms/inbox/attempts.py)
     region_code: str | None = None
 
 
@@ -90,10 +90,24 @@ def requeue_quarantined(meeting: Meeting) -> int:
 def event_route(
     event_id: int, *, api_factory: ApiFactory | None = None, clock: Clock = SYSTEM_CLOCK
 ) -> RouteResult:
+    """Route a pending event once; an attempt that fails is recorded on the row as event_apply's are
+    (rtms/inbox/attempts.py), and transient trouble below the maximum is raised for the task to retry."""
+    attempt = attempt_count(event_id, clock=clock)
+    if attempt is None:
+        return RouteResult("skipped")
+    try:
+        return _route(event_id, api_factory or zoom_api_for, clock)
+    except Exception as exc:
+        verdict = attempt_failed(event_id, attempt, exc)
+        if verdict is Verdict.RETRY and isinstance(exc, TRANSIENT):
+            raise
+        return RouteResult(verdict.value)
+
+
+def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
     row = InboundEvent.objects.select_related("region").get(pk=event_id)
     if row.status != InboxStatus.PENDING:
         return RouteResult("skipped")
-    InboundEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_attempt_at=clock.now())
     if row.region is not None:  # routed before; the apply task may have been lost
         transaction.on_commit(lambda: enqueue_apply(row.pk, row.region.code))  # type: ignore[union-attr]
         return RouteResult("routed", row.region.code)
@@ -120,7 +134,7 @@ def event_route(
     else:
         account = account_for(event_account_id(event))
         outcome = route_meeting(
-            facts_from_event(event), account=account, api_factory=api_factory or zoom_api_for
+            facts_from_event(event), account=account, api_factory=api_factory
         )
         topic, started_at = "", None
         if isinstance(event, MeetingStarted | MeetingEnded):

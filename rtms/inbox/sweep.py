@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db.models import Q
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
+from rtms.inbox.attempts import attempts_exhausted, give_up
 from rtms.inbox.publish import enqueue_apply, enqueue_route
 from rtms.models import InboundEvent, InboxStatus
 
@@ -31,6 +32,10 @@ def inbox_sweep(*, older_than: timedelta, clock: Clock = SYSTEM_CLOCK) -> int:
     )
     count = 0
     for row in stale:
+        if attempts_exhausted(row.attempts):
+            # Every attempt ended without recording a failure (a worker killed in each): no more tries.
+            give_up(row.pk, row.attempts, row.error)
+            continue
         if row.region is not None and row.meeting_id is not None:
             enqueue_apply(row.pk, row.region.code)
         else:

@@ -8,7 +8,7 @@ from pathlib import Path
 from controlplane import timing
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ["controlplane", "regions", "reconciler", "rtms"]
+PRODUCT = ["controlplane", "regions", "rtms", "reconciler", "live", "compliance", "api"]
 READERS = re.compile(r"""(?:env_\w+|_duration|os\.environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
 ACCOUNT_DEFAULTS = re.compile(r"""default=["']([A-Z][A-Z0-9_]+)["']""")
 
