@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from rtms.lifecycle import STREAM_ACTIVE
+from rtms.lifecycle import STREAM_ACTIVE, StreamState
 from rtms.start_guard import Starter, StartFacts, start_refusal, stopped_by_us
 from rtms.zoom.stop_policy import StopPolicy, stop_policy
 
@@ -106,8 +106,7 @@ class Plan:
         return [a for a in self.actions if a.kind is kind]
 
 
-def _start_facts(meeting: KnownMeeting) -> StartFacts:
-    last = max(meeting.streams, key=lambda s: s.created_at) if meeting.streams else None
+def _start_facts(meeting: KnownMeeting, last: KnownStream | None) -> StartFacts:
     return StartFacts(
         live=True,  # the plan only restarts meetings Zoom lists as live
         routed=meeting.routed,
@@ -127,13 +126,17 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
 
     # The guards every start shares (quarantine, erasure, an operator's stop, consent), then the
     # reconciler's own caution on top.
-    facts = _start_facts(meeting)
+    last = max(meeting.streams, key=lambda s: s.created_at) if meeting.streams else None
+    facts = _start_facts(meeting, last)
+    # The gateway failed the stream and Zoom never said why it stopped: nobody decided anything, and Zoom
+    # still lists the meeting as live, so it is worth another stream (bounded by max_restarts below).
+    gateway_gave_up = last is not None and last.state == StreamState.FAILED and last.stop_reason is None
     refused = start_refusal(facts, Starter.RECONCILER)
     if refused is not None:
         return hold(refused.message)
     if meeting.start_event_pending:
         return hold("its rtms_started is waiting in the inbox: late, not lost")
-    if facts.has_streams and not facts.last_stopped_by_us:
+    if facts.has_streams and not facts.last_stopped_by_us and not gateway_gave_up:
         decided = stop_policy(facts.last_stop_reason)
         if decided is not StopPolicy.RESTART:
             # The meeting ended, credentials failed or the reason is unknown: restarting could capture
@@ -151,8 +154,9 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
         )
     if meeting.last_restart_at is not None and now - meeting.last_restart_at < policy.restart_backoff:
         return hold("restarted recently; waiting out the back-off")
-    # We asked for a start but never saw its stream: Zoom may hold one whose rtms_started was lost.
-    stop_first = meeting.start_called and not meeting.streams
+    # We asked for a start but never saw its stream, or our gateway gave up on the one we saw: Zoom may
+    # still hold it, and a start against a running stream is refused or replaces it. Stop it first.
+    stop_first = (meeting.start_called and not meeting.streams) or gateway_gave_up
     return Action(
         Kind.START_RTMS,
         meeting.uuid,

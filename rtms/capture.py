@@ -39,6 +39,9 @@ from rtms.zoom_clients import zoom_api_for
 logger = logging.getLogger(__name__)
 
 RtmsAction = Literal["start", "stop"]
+# Zoom's answer to a start while a stream of the meeting still runs (also its "no plan" answer: only right
+# after our own stop is it read as the former).
+START_WHILE_RUNNING = 2310
 
 __all__ = [
     "IllegalState",
@@ -303,11 +306,13 @@ def rtms_restart(
     )
     if not claimed:
         return "start_in_flight"
+    stopped = False
     if stop_first:
         # Recorded before asking: Zoom's rtms_stopped for it may arrive before the call returns.
         Meeting.objects.filter(pk=meeting_pk).update(rtms_self_stop_at=clock.now())
         try:
             _zoom_call(api, meeting, client_id, "stop")
+            stopped = True
         except (ZoomUnavailable, ZoomRateLimited):
             raise
         except ZoomApiError:
@@ -317,6 +322,11 @@ def rtms_restart(
     except (ZoomUnavailable, ZoomRateLimited):
         raise
     except ZoomApiError as exc:
+        if stopped and exc.code == START_WHILE_RUNNING:
+            # Zoom stops a stream in its own time, and refuses a start while the old one still runs:
+            # expected, not a refusal to back off from. The next run starts it (issue #18).
+            logger.info("rtms.restart_after_stop", extra={"meeting_id": meeting_pk})
+            return "stop_requested"
         _record_refusal(meeting_pk, exc.code, exc.message or str(exc), now)
         return "refused"
     Meeting.objects.filter(pk=meeting_pk).update(

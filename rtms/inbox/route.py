@@ -133,9 +133,7 @@ def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
         region = Region.objects.get(pk=meeting.region_id)
     else:
         account = account_for(event_account_id(event))
-        outcome = route_meeting(
-            facts_from_event(event), account=account, api_factory=api_factory
-        )
+        outcome = route_meeting(facts_from_event(event), account=account, api_factory=api_factory)
         topic, started_at = "", None
         if isinstance(event, MeetingStarted | MeetingEnded):
             topic, started_at = event.topic, event.start_time

@@ -71,6 +71,34 @@ def test_a_stream_stopped_by_the_host_is_never_restarted(sim: SimServer, account
     assert run.repairs.get("hold") == 1
 
 
+def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meeting_is_live(
+    sim: SimServer, account: ZoomAccount
+) -> None:
+    """Issue #18, cause 3: a stream our gateway marked failed (Zoom gave no stop reason) is not left for
+    the rest of a meeting that Zoom still lists as live."""
+    created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
+    reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # creates it and starts RTMS
+    meeting = Meeting.objects.get(zoom_uuid=created["meeting_uuid"])
+    Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=None, last_restart_at=None)
+    RtmsStream.objects.create(
+        rtms_stream_id="f" * 32, meeting=meeting, region=meeting.region, state="failed", stop_reason=None
+    )
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    # Zoom may still hold the failed stream: it is stopped first. Zoom refuses a start while that stream
+    # is still stopping, which is expected, not a refusal to wait 30 minutes for.
+    assert run.repairs.get("start_rtms:stop_requested") == 1, run.repairs
+    meeting.refresh_from_db()
+    assert meeting.rtms_self_stop_at is not None and meeting.rtms_start_error_code is None
+    sim.client.wait_for("event.emitted", event="meeting.rtms_stopped", timeout=10)
+    Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=None, last_restart_at=None)
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.repairs.get("start_rtms:started") == 1, run.repairs
+    actions = [
+        e["action"] for e in sim.client.ledger(kind="rtms.action", meeting_uuid=created["meeting_uuid"])
+    ]
+    assert actions == ["start", "stop", "start"]
+
+
 def test_a_failed_observation_ends_nothing(sim: SimServer, account: ZoomAccount) -> None:
     created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
     reconcile_account(account, trigger="test", api_factory=zoom_api_for)

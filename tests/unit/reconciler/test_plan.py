@@ -195,3 +195,21 @@ def test_a_start_in_flight_is_not_doubled() -> None:
     assert action.kind is Kind.HOLD and "in flight" in action.reason
     stale = known(start_called=True, start_requested_at=NOW - timedelta(minutes=10))
     assert only(run(stale)).kind is Kind.START_RTMS
+
+
+def test_a_stream_the_gateway_failed_is_restarted_while_zoom_lists_the_meeting_live() -> None:
+    """Issue #18, cause 3: the gateway gave up (no stop reason from Zoom), the meeting is still live."""
+    action = only(run(known(streams=(stream("failed", None),), start_called=True)))
+    assert action.kind is Kind.START_RTMS
+    # Zoom may still be streaming to nobody: stop it first, so the start gets a stream of its own.
+    assert action.stop_first
+
+
+def test_a_failed_stream_with_a_decision_to_stop_is_not_restarted() -> None:
+    action = only(run(known(streams=(stream("failed", 1),))))
+    assert action.kind is Kind.HOLD and "never restarted" in action.reason
+
+
+def test_restarts_of_a_failed_stream_are_bounded() -> None:
+    action = only(run(known(streams=(stream("failed", None),), restart_attempts=3)))
+    assert action.kind is Kind.FLAG
