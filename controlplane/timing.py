@@ -31,7 +31,7 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
     "RECONCILE_RESTART_BACKOFF_SECONDS": (
         120.0,
         20.0,
-        "minimum gap between two RTMS restarts of one meeting",
+        "the longest gap between two RTMS restarts of one meeting (and how long a start counts as in flight)",
     ),
     "RECONCILE_ERROR_BACKOFF_SECONDS": (1800.0, 30.0, "back-off after Zoom refuses a start (2308/2310)"),
     "RTMS_RECONNECT_BACKOFF_INITIAL_SECONDS": (3.0, 0.2, "first reconnect delay (zoom-protocol.md §2.6)"),

@@ -69,10 +69,19 @@ class Observation:
 
 @dataclass(frozen=True)
 class Policy:
-    restart_backoff: timedelta
+    restart_backoff: timedelta  # the cap of the gap between two restarts of one meeting
     error_backoff: timedelta
     max_restarts: int
     missing_to_end: int = 2
+    # The gap after the first restart; each later one doubles it, up to restart_backoff. The first restart
+    # after a retryable stop waits for nothing but the next run.
+    restart_backoff_first: timedelta = timedelta(0)
+
+    def restart_gap(self, restarts_so_far: int) -> timedelta:
+        if restarts_so_far <= 0:
+            return timedelta(0)
+        doubled: timedelta = self.restart_backoff_first * (2 ** (restarts_so_far - 1))
+        return min(self.restart_backoff, doubled)
 
 
 class Kind(enum.Enum):
@@ -142,8 +151,17 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
             # The meeting ended, credentials failed or the reason is unknown: restarting could capture
             # people who asked not to be captured.
             return hold(f"last stop reason {facts.last_stop_reason} is {decided.value}: never restarted")
-    if meeting.start_requested_at is not None and now - meeting.start_requested_at < policy.restart_backoff:
-        # Its rtms_started may simply not have arrived yet: a second start now would fight the first.
+    landed = (
+        last is not None
+        and meeting.start_requested_at is not None
+        and (last.created_at >= meeting.start_requested_at)
+    )
+    recent = (
+        meeting.start_requested_at is not None and now - meeting.start_requested_at < policy.restart_backoff
+    )
+    if recent and not landed:
+        # Its rtms_started may simply not have arrived yet: a second start now would fight the first. A
+        # stream that appeared since the start was asked for means the start landed: not in flight.
         return hold("a start is in flight")
     if meeting.start_error_code in REFUSAL_CODES and meeting.start_error_at is not None:
         if now - meeting.start_error_at < policy.error_backoff:
@@ -152,7 +170,8 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
         return Action(
             Kind.FLAG, meeting.uuid, meeting.pk, live.meeting_id, reason="restart attempts exhausted"
         )
-    if meeting.last_restart_at is not None and now - meeting.last_restart_at < policy.restart_backoff:
+    gap = policy.restart_gap(meeting.restart_attempts)
+    if meeting.last_restart_at is not None and now - meeting.last_restart_at < gap:
         return hold("restarted recently; waiting out the back-off")
     # We asked for a start but never saw its stream, or our gateway gave up on the one we saw: Zoom may
     # still hold it, and a start against a running stream is refused or replaces it. Stop it first.

@@ -43,6 +43,7 @@ def _policy() -> Policy:
         restart_backoff=settings.RECONCILE_RESTART_BACKOFF,
         error_backoff=settings.RECONCILE_ERROR_BACKOFF,
         max_restarts=settings.RECONCILE_MAX_RESTARTS,
+        restart_backoff_first=settings.RECONCILE_INTERVAL,
     )
 
 

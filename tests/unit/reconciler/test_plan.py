@@ -20,7 +20,12 @@ from reconciler.core import (
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-POLICY = Policy(restart_backoff=timedelta(minutes=2), error_backoff=timedelta(minutes=30), max_restarts=3)
+POLICY = Policy(
+    restart_backoff=timedelta(minutes=2),
+    error_backoff=timedelta(minutes=30),
+    max_restarts=3,
+    restart_backoff_first=timedelta(seconds=40),
+)
 LIVE = LiveMeeting("u1==", 81234567890)
 
 
@@ -213,3 +218,48 @@ def test_a_failed_stream_with_a_decision_to_stop_is_not_restarted() -> None:
 def test_restarts_of_a_failed_stream_are_bounded() -> None:
     action = only(run(known(streams=(stream("failed", None),), restart_attempts=3)))
     assert action.kind is Kind.FLAG
+
+
+def test_the_first_restart_after_a_retryable_stop_happens_at_the_next_run() -> None:
+    """Issue #18: the start that gave the stream landed (its stream exists), so it is not "in flight"."""
+    dropped = KnownStream("stopped", 13, NOW - timedelta(seconds=50), changed_at=NOW - timedelta(seconds=20))
+    meeting = known(streams=(dropped,), start_called=True, start_requested_at=NOW - timedelta(seconds=60))
+    assert only(run(meeting)).kind is Kind.START_RTMS
+
+
+@pytest.mark.parametrize(
+    ("attempts", "waited_s", "kind"),
+    [
+        (1, 30, Kind.HOLD),  # 40 s after the first restart
+        (1, 45, Kind.START_RTMS),
+        (2, 70, Kind.HOLD),  # 80 s after the second
+        (2, 90, Kind.START_RTMS),
+        (3, 10, Kind.FLAG),  # max_restarts reached: a person must look, whatever the gap
+    ],
+)
+def test_later_restarts_back_off_exponentially_up_to_the_cap(
+    attempts: int, waited_s: int, kind: Kind
+) -> None:
+    meeting = known(
+        streams=(stream("stopped", 13),),
+        restart_attempts=attempts,
+        last_restart_at=NOW - timedelta(seconds=waited_s),
+    )
+    assert only(run(meeting)).kind is kind
+
+
+def test_the_backoff_is_capped() -> None:
+    policy = Policy(
+        restart_backoff=timedelta(minutes=2),
+        error_backoff=timedelta(minutes=30),
+        max_restarts=10,
+        restart_backoff_first=timedelta(seconds=40),
+    )
+    for waited_s, kind in ((110, Kind.HOLD), (125, Kind.START_RTMS)):  # 40 s x 2^5 would be 21 min
+        meeting = known(
+            streams=(stream("stopped", 13),),
+            restart_attempts=6,
+            last_restart_at=NOW - timedelta(seconds=waited_s),
+        )
+        plan_ = plan(Observation(complete=True, live=(LIVE,), known_live=(meeting,)), NOW, policy)
+        assert only(plan_).kind is kind
