@@ -34,6 +34,12 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
         "the longest gap between two RTMS restarts of one meeting (and how long a start counts as in flight)",
     ),
     "RECONCILE_ERROR_BACKOFF_SECONDS": (1800.0, 30.0, "back-off after Zoom refuses a start (2308/2310)"),
+    "RTMS_START_REPLACES_WINDOW_SECONDS": (
+        15.0,
+        15.0,
+        "a stop with reason 2 this soon after our own start call is Zoom replacing the stream it met, "
+        "not a person's decision",
+    ),
     "RTMS_RECONNECT_BACKOFF_INITIAL_SECONDS": (3.0, 0.2, "first reconnect delay (zoom-protocol.md §2.6)"),
     "RTMS_RECONNECT_BACKOFF_CAP_SECONDS": (30.0, 2.0, "reconnect delay cap (zoom-protocol.md §2.6)"),
     "RTMS_SIGNALING_RECONNECT_WINDOW_SECONDS": (60.0, 60.0, "Zoom waits this long for signaling to return"),

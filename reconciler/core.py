@@ -48,6 +48,7 @@ class KnownMeeting:
     restart_attempts: int = 0
     last_restart_at: datetime | None = None
     start_called: bool = False  # we asked Zoom to start RTMS at least once
+    start_called_at: datetime | None = None  # when we last did
     start_requested_at: datetime | None = None  # the last start claimed (by ingest or by us)
     start_error_code: int | None = None
     start_error_at: datetime | None = None
@@ -76,6 +77,8 @@ class Policy:
     # The gap after the first restart; each later one doubles it, up to restart_backoff. The first restart
     # after a retryable stop waits for nothing but the next run.
     restart_backoff_first: timedelta = timedelta(0)
+    # A USER_TRIGGERED stop this soon after our own start call is Zoom replacing the stream it met.
+    own_start_window: timedelta = timedelta(0)
 
     def restart_gap(self, restarts_so_far: int) -> timedelta:
         if restarts_so_far <= 0:
@@ -115,7 +118,19 @@ class Plan:
         return [a for a in self.actions if a.kind is kind]
 
 
-def _start_facts(meeting: KnownMeeting, last: KnownStream | None) -> StartFacts:
+def _stopped_by_us(
+    meeting: KnownMeeting, last: KnownStream | None, policy: Policy, *, counting_our_stop: bool = True
+) -> bool:
+    return last is not None and stopped_by_us(
+        last.stop_reason,
+        last.changed_at,
+        meeting.self_stop_at if counting_our_stop else None,
+        own_start_at=meeting.start_called_at,
+        window=policy.own_start_window,
+    )
+
+
+def _start_facts(meeting: KnownMeeting, last: KnownStream | None, by_us: bool) -> StartFacts:
     return StartFacts(
         live=True,  # the plan only restarts meetings Zoom lists as live
         routed=meeting.routed,
@@ -124,8 +139,7 @@ def _start_facts(meeting: KnownMeeting, last: KnownStream | None) -> StartFacts:
         active_stream=any(s.state in STREAM_ACTIVE for s in meeting.streams),
         last_stop_reason=last.stop_reason if last else None,
         has_streams=last is not None,
-        last_stopped_by_us=last is not None
-        and stopped_by_us(last.stop_reason, last.changed_at, meeting.self_stop_at),
+        last_stopped_by_us=by_us,
     )
 
 
@@ -136,7 +150,8 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
     # The guards every start shares (quarantine, erasure, an operator's stop, consent), then the
     # reconciler's own caution on top.
     last = max(meeting.streams, key=lambda s: s.created_at) if meeting.streams else None
-    facts = _start_facts(meeting, last)
+    by_us = _stopped_by_us(meeting, last, policy)
+    facts = _start_facts(meeting, last, by_us)
     # The gateway failed the stream and Zoom never said why it stopped: nobody decided anything, and Zoom
     # still lists the meeting as live, so it is worth another stream (bounded by max_restarts below).
     gateway_gave_up = last is not None and last.state == StreamState.FAILED and last.stop_reason is None
@@ -175,7 +190,9 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
         return hold("restarted recently; waiting out the back-off")
     # We asked for a start but never saw its stream, or our gateway gave up on the one we saw: Zoom may
     # still hold it, and a start against a running stream is refused or replaces it. Stop it first.
-    stop_first = (meeting.start_called and not meeting.streams) or gateway_gave_up
+    # So may one that replaced a stream our start call met (its rtms_started lost).
+    replaced = _stopped_by_us(meeting, last, policy, counting_our_stop=False)
+    stop_first = (meeting.start_called and not meeting.streams) or gateway_gave_up or replaced
     return Action(
         Kind.START_RTMS,
         meeting.uuid,

@@ -44,6 +44,7 @@ def _policy() -> Policy:
         error_backoff=settings.RECONCILE_ERROR_BACKOFF,
         max_restarts=settings.RECONCILE_MAX_RESTARTS,
         restart_backoff_first=settings.RECONCILE_INTERVAL,
+        own_start_window=settings.RTMS_START_REPLACES_WINDOW,
     )
 
 
@@ -68,6 +69,7 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
             restart_attempts=m.restart_attempts,
             last_restart_at=m.last_restart_at,
             start_called=m.rtms_start_called_at is not None,
+            start_called_at=m.rtms_start_called_at,
             start_requested_at=m.rtms_start_requested_at,
             start_error_code=m.rtms_start_error_code,
             start_error_at=m.rtms_start_error_at,

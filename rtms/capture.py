@@ -23,6 +23,7 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
+from django.conf import settings
 from django.db.models import F
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
@@ -80,7 +81,13 @@ def start_facts(meeting: Meeting) -> StartFacts:
         last_stop_reason=last.stop_reason if last else None,
         has_streams=bool(streams),
         last_stopped_by_us=last is not None
-        and stopped_by_us(last.stop_reason, last.state_changed_at, meeting.rtms_self_stop_at),
+        and stopped_by_us(
+            last.stop_reason,
+            last.state_changed_at,
+            meeting.rtms_self_stop_at,
+            own_start_at=meeting.rtms_start_called_at,
+            window=settings.RTMS_START_REPLACES_WINDOW,
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rtms.zoom.protocol import StopReason
 from rtms.zoom.stop_policy import StopPolicy, stop_policy
@@ -52,15 +52,21 @@ class Refused:
 
 
 def stopped_by_us(
-    stop_reason: int | None, stopped_at: datetime | None, self_stop_at: datetime | None
+    stop_reason: int | None,
+    stopped_at: datetime | None,
+    self_stop_at: datetime | None,
+    *,
+    own_start_at: datetime | None = None,
+    window: timedelta = timedelta(0),
 ) -> bool:
-    """Zoom reports our own stop-before-restart as USER_TRIGGERED: after our stop it is not a person's."""
-    return (
-        stop_reason == StopReason.USER_TRIGGERED
-        and self_stop_at is not None
-        and stopped_at is not None
-        and stopped_at >= self_stop_at
-    )
+    """Whether a USER_TRIGGERED stop was our doing rather than a person's decision: Zoom reports our own
+    stop-before-restart that way, and also the stream it replaces when our start call meets a running one
+    (a stop within ``window`` after ``own_start_at``, our last start call)."""
+    if stop_reason != StopReason.USER_TRIGGERED or stopped_at is None:
+        return False
+    if self_stop_at is not None and stopped_at >= self_stop_at:
+        return True
+    return own_start_at is not None and own_start_at <= stopped_at <= own_start_at + window
 
 
 def start_refusal(facts: StartFacts, starter: Starter) -> Refused | None:

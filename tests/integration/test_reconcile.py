@@ -99,6 +99,32 @@ def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meet
     assert actions == ["start", "stop", "start"]
 
 
+def test_a_stop_that_follows_our_own_start_is_not_taken_for_the_hosts_decision(
+    sim: SimServer, account: ZoomAccount
+) -> None:
+    """Issue #18, cause 1: our start met a running stream; Zoom replaced it (the old one stopped with
+    reason 2 right after our call) and the new stream's rtms_started was lost on both channels."""
+    created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
+    reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # our start: Zoom streams, unseen
+    meeting = Meeting.objects.get(zoom_uuid=created["meeting_uuid"])
+    assert meeting.rtms_start_called_at is not None
+    RtmsStream.objects.create(
+        rtms_stream_id="o" * 32,
+        meeting=meeting,
+        region=meeting.region,
+        state="stopped",
+        stop_reason=2,
+        state_changed_at=meeting.rtms_start_called_at + timedelta(seconds=2),
+    )
+    Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=None, last_restart_at=None)
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.repairs.get("hold") is None, run.repairs  # not held as a host's decision
+    actions = [
+        e["action"] for e in sim.client.ledger(kind="rtms.action", meeting_uuid=created["meeting_uuid"])
+    ]
+    assert actions[:2] == ["start", "stop"]  # Zoom's unseen stream is stopped before a new start
+
+
 def test_a_failed_observation_ends_nothing(sim: SimServer, account: ZoomAccount) -> None:
     created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
     reconcile_account(account, trigger="test", api_factory=zoom_api_for)

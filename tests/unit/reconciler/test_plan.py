@@ -263,3 +263,28 @@ def test_the_backoff_is_capped() -> None:
         )
         plan_ = plan(Observation(complete=True, live=(LIVE,), known_live=(meeting,)), NOW, policy)
         assert only(plan_).kind is kind
+
+
+def test_a_user_stop_right_after_our_own_start_is_zoom_replacing_the_stream_not_a_decision() -> None:
+    """Issue #18, cause 1: our start met a running stream; Zoom stopped the old one (reason 2) and its
+    new rtms_started was lost. That stop is not a host's decision: restart, stopping Zoom's unseen one."""
+    policy = Policy(
+        restart_backoff=timedelta(minutes=2),
+        error_backoff=timedelta(minutes=30),
+        max_restarts=3,
+        own_start_window=timedelta(seconds=15),
+    )
+    called = NOW - timedelta(minutes=5)
+    replaced = KnownStream(
+        "stopped", 2, called - timedelta(minutes=1), changed_at=called + timedelta(seconds=3)
+    )
+    meeting = known(streams=(replaced,), start_called=True, start_called_at=called)
+    action = only(plan(Observation(complete=True, live=(LIVE,), known_live=(meeting,)), NOW, policy))
+    assert action.kind is Kind.START_RTMS and action.stop_first
+    # The same stop a minute after our call is someone's decision.
+    decided = KnownStream(
+        "stopped", 2, called - timedelta(minutes=1), changed_at=called + timedelta(minutes=1)
+    )
+    meeting = known(streams=(decided,), start_called=True, start_called_at=called)
+    action = only(plan(Observation(complete=True, live=(LIVE,), known_live=(meeting,)), NOW, policy))
+    assert action.kind is Kind.HOLD and "never restarted" in action.reason

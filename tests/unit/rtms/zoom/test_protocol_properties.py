@@ -73,9 +73,7 @@ from rtms.zoom.protocol import (
 
 # Modest budgets so the file stays quick on a small machine; no example database (conftest.py says where
 # Hypothesis's other files go).
-FUZZ = settings(
-    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 ROUND_TRIP = settings(FUZZ, max_examples=100)
 MUTATION = settings(FUZZ, max_examples=50)  # per kind of message mutated
 
