@@ -95,6 +95,7 @@ class Kind(enum.Enum):
     CONFIRM_ENDED = "confirm_ended"  # missing twice in a row: confirm with Zoom, then end and close
     FLAG = "flag"  # restarts exhausted: a person must look
     HOLD = "hold"  # deliberately nothing, with the reason recorded (consent, back-off, quarantine)
+    ROUTE = "route"  # quarantined, listed live with its host: the rules may place it now
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,20 @@ def plan(observation: Observation, now: datetime, policy: Policy) -> Plan:
             continue
         if meeting.missing_observations:
             actions.append(Action(Kind.MARK_SEEN, uuid, meeting.pk, live.meeting_id))
+        if not meeting.routed and live.host_email:
+            # Its events wait in quarantine (meeting.started lost, say); once routed they are applied.
+            # Only with the host from the list: without it there is nothing new to route on.
+            actions.append(
+                Action(
+                    Kind.ROUTE,
+                    uuid,
+                    meeting.pk,
+                    live.meeting_id,
+                    reason="quarantined: the rules may place it now",
+                    host_email=live.host_email,
+                )
+            )
+            continue
         if any(s.state in STREAM_ACTIVE for s in meeting.streams):
             continue  # healthy or being handled by a gateway; silence on a socket is not evidence
         actions.append(_restart_decision(meeting, live, now, policy))

@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 RECENT = timedelta(hours=1)
 # Plan kinds that are drift between Zoom and us (mark_seen, mark_missing and hold are bookkeeping), and the
 # results of a repair that changed something (reconciler/services.py _apply).
-DRIFT_KINDS = frozenset({"create_and_start", "start_rtms", "confirm_ended", "flag"})
-REPAIRED_RESULTS = frozenset({"started", "ended", "flagged", "quarantined"})
+DRIFT_KINDS = frozenset({"create_and_start", "route", "start_rtms", "confirm_ended", "flag"})
+REPAIRED_RESULTS = frozenset({"started", "ended", "flagged", "quarantined", "routed"})
 
 
 def split_repairs(repairs: dict[str, int]) -> tuple[Counter[str], Counter[str]]:

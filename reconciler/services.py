@@ -35,7 +35,9 @@ from rtms.zoom.protocol import StopReason
 logger = logging.getLogger(__name__)
 # After this many consecutive absences Zoom's past list is no longer waited for: the meeting ended.
 MISSING_TO_END_UNCONFIRMED = 4
-RECORDED_KINDS = frozenset({Kind.CREATE_AND_START, Kind.START_RTMS, Kind.CONFIRM_ENDED, Kind.FLAG})
+RECORDED_KINDS = frozenset(
+    {Kind.CREATE_AND_START, Kind.ROUTE, Kind.START_RTMS, Kind.CONFIRM_ENDED, Kind.FLAG}
+)
 
 
 def _policy() -> Policy:
@@ -137,6 +139,16 @@ def _apply(
         return rtms_restart(
             meeting.pk, stop_first=stop_first, seen_start_requested_at=None, api=api, clock=clock
         )
+    if action.kind is Kind.ROUTE:
+        facts = MeetingFacts(
+            account_id=account.zoom_account_id, meeting_id=action.meeting_id, host_email=action.host_email
+        )
+        # meeting_ensure upgrades a quarantined meeting and sends its quarantined events back through
+        # routing; the next run starts RTMS if no stream comes of them.
+        meeting = meeting_ensure(
+            action.meeting_uuid, account, route_meeting(facts, account=account, api_factory=api_factory)
+        )
+        return "routed" if meeting.region_id is not None else "quarantined"
     pk = action.meeting_pk
     if pk is None:
         return "held"

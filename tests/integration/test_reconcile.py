@@ -7,11 +7,16 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from reconciler.services import reconcile_account
 from regions.models import Region, ResidencyRule
-from rtms.models import Meeting, RtmsStream, ZoomAccount
+from rtms.inbox.apply import event_apply
+from rtms.inbox.receive import ingest
+from rtms.inbox.route import event_route
+from rtms.models import Channel, InboundEvent, Meeting, RtmsStream, ZoomAccount
 from rtms.zoom_clients import zoom_api_for
+from tests.support import event_body
 from zoomsim.testing import SimServer
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +130,38 @@ def test_a_stop_that_follows_our_own_start_is_not_taken_for_the_hosts_decision(
     assert actions[:2] == ["start", "stop"]  # Zoom's unseen stream is stopped before a new start
 
 
+def test_events_quarantined_before_a_rule_existed_are_applied_once_the_reconciler_routes_the_meeting(
+    sim: SimServer, account: ZoomAccount, eu: Region
+) -> None:
+    """Issue #18, cause 2: meeting.started was lost; the rtms_started that arrived could not be placed and
+    waited in quarantine. The reconciler, seeing the meeting live with its host, routes it, and the held
+    event goes to the region."""
+    created = sim.client.create_meeting("anna@new.example.com", rtms="api")
+    uuid = created["meeting_uuid"]
+    body = event_body(
+        "meeting.rtms_started",
+        {
+            "meeting_uuid": uuid,
+            "operator_id": "op",
+            "rtms_stream_id": "q" * 32,
+            "server_urls": "wss://rtms-fra1.zoom.us/q",
+        },
+        event_ts=10,
+    )
+    event_id = ingest(body, channel=Channel.WEBHOOK).stored.event_id  # type: ignore[union-attr]
+    assert event_route(event_id, api_factory=zoom_api_for).status == "quarantined"
+    ResidencyRule.objects.create(position=20, field="host_email_domain", value="new.example.com", region=eu)
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.repairs.get("route:routed") == 1, run.repairs
+    meeting = Meeting.objects.get(zoom_uuid=uuid)
+    assert meeting.region == eu
+    row = InboundEvent.objects.get(pk=event_id)
+    assert row.status == "pending" and row.region is None  # back through routing, which now places it
+    assert event_route(event_id).status == "routed"
+    assert event_apply(event_id) == "created"
+    assert RtmsStream.objects.get(rtms_stream_id="q" * 32).meeting_id == meeting.pk
+
+
 def test_a_failed_observation_ends_nothing(sim: SimServer, account: ZoomAccount) -> None:
     created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
     reconcile_account(account, trigger="test", api_factory=zoom_api_for)
@@ -213,12 +250,6 @@ def test_a_run_past_its_time_box_defers_repairs_to_the_next_run(sim: SimServer, 
 
 
 def test_a_late_rtms_started_is_not_stopped_first(sim: SimServer, account: ZoomAccount) -> None:
-    from django.utils import timezone
-
-    from rtms.inbox.receive import ingest
-    from rtms.models import Channel
-    from tests.support import event_body
-
     created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
     reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # creates it and calls start
     meeting = Meeting.objects.get(zoom_uuid=created["meeting_uuid"])

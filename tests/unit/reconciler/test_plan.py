@@ -288,3 +288,17 @@ def test_a_user_stop_right_after_our_own_start_is_zoom_replacing_the_stream_not_
     meeting = known(streams=(decided,), start_called=True, start_called_at=called)
     action = only(plan(Observation(complete=True, live=(LIVE,), known_live=(meeting,)), NOW, policy))
     assert action.kind is Kind.HOLD and "never restarted" in action.reason
+
+
+def test_a_quarantined_live_meeting_is_routed_again_with_the_live_lists_host() -> None:
+    """Issue #18, cause 2: its events wait in quarantine; once a rule places it, they are applied."""
+    live = LiveMeeting("u1==", 81234567890, host_email="anna@eu.example.com")
+    action = only(run(known(routed=False), live=(live,)))
+    assert action.kind is Kind.ROUTE and action.host_email == "anna@eu.example.com"
+    assert action.meeting_pk == 1
+
+
+def test_a_quarantined_meeting_the_live_list_gives_no_host_for_is_held() -> None:
+    """Without the host there is nothing new to route on (and no lookup is spent every run)."""
+    action = only(run(known(routed=False)))
+    assert action.kind is Kind.HOLD and "quarantined" in action.reason
