@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,6 +23,20 @@ from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailabl
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 300
+# Zoom filters both lists by the meetings' start dates, in the account's time zone, over at most a month
+# (zoom-protocol.md §6.3). Asking for one day back dropped a meeting that had run longer, which was then
+# ended while still live. The range reaches a day past today's UTC date for accounts ahead of UTC.
+LISTING_DAYS = 30
+
+
+def listing_range(now: datetime, since: date | None = None) -> tuple[date, date]:
+    """(from, to) for /metrics/meetings: at most LISTING_DAYS back, or from ``since`` (a day earlier, for
+    accounts behind UTC) when that is later, to tomorrow."""
+    to_date = now.date() + timedelta(days=1)
+    from_date = to_date - timedelta(days=LISTING_DAYS)
+    if since is not None:
+        from_date = max(from_date, since - timedelta(days=1))
+    return from_date, to_date
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ def observe_live(
     """Every page of the live list. When the budget runs out between pages, waits for it (until
     ``wait_until``) rather than giving up: a run that always stopped at the same page would never see the
     meetings listed after it."""
-    today = now.date()
+    from_date, to_date = listing_range(now)
     meetings: dict[str, LiveMeeting] = {}
     token = ""
     pages = calls = 0
@@ -106,8 +120,8 @@ def observe_live(
         try:
             page = api.list_meetings(
                 meeting_type="live",
-                from_date=today - timedelta(days=1),
-                to_date=today,
+                from_date=from_date,
+                to_date=to_date,
                 page_size=PAGE_SIZE,
                 next_page_token=token,
             )
@@ -136,10 +150,14 @@ class PastObserved:
     api_calls: int
 
 
-def observe_past(api: ZoomApi, zoom_account_id: str, now: datetime) -> PastObserved:
-    """Every meeting uuid ``type=past`` lists for yesterday and today, or None when we could not read to the
-    end (budget spent, Zoom trouble): an unanswered question ends nothing. One listing per run confirms all
-    of its candidates; asking per meeting would spend the shared budget ten times when ten end at once."""
+def observe_past(
+    api: ZoomApi, zoom_account_id: str, now: datetime, since: date | None = None
+) -> PastObserved:
+    """Every meeting uuid ``type=past`` lists from ``since`` (the earliest start of the meetings to confirm)
+    to today, or None when we could not read to the end (budget spent, Zoom trouble): an unanswered
+    question ends nothing. One listing per run confirms all of its candidates; asking per meeting would
+    spend the shared budget ten times when ten end at once."""
+    from_date, to_date = listing_range(now, since)
     uuids: set[str] = set()
     token = ""
     calls = 0
@@ -150,8 +168,8 @@ def observe_past(api: ZoomApi, zoom_account_id: str, now: datetime) -> PastObser
         try:
             page = api.list_meetings(
                 meeting_type="past",
-                from_date=now.date() - timedelta(days=1),
-                to_date=now.date(),
+                from_date=from_date,
+                to_date=to_date,
                 page_size=PAGE_SIZE,
                 next_page_token=token,
             )

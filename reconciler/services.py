@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Min
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from reconciler.core import (
@@ -100,13 +100,18 @@ def _end(meeting_pk: int, clock: Clock) -> None:
 class _PastListing:
     """``type=past``, read at most once per run and only if some meeting needs its end confirmed."""
 
-    def __init__(self, api: ZoomApi, zoom_account_id: str, now: datetime) -> None:
-        self._api, self._account, self._now = api, zoom_account_id, now
+    def __init__(self, api: ZoomApi, account: ZoomAccount, now: datetime) -> None:
+        self._api, self._account, self._now = api, account, now
         self._observed: PastObserved | None = None
 
     def confirms(self, uuid: str) -> bool | None:
         if self._observed is None:
-            self._observed = observe_past(self._api, self._account, self._now)
+            # From the earliest start among the account's live meetings: a long one must be found too.
+            earliest = Meeting.objects.filter(account=self._account, state=MeetingState.LIVE).aggregate(
+                at=Min("started_at")
+            )["at"]
+            since = earliest.date() if earliest is not None else None
+            self._observed = observe_past(self._api, self._account.zoom_account_id, self._now, since)
         if self._observed.uuids is None:
             return None
         return uuid in self._observed.uuids
@@ -208,7 +213,7 @@ def reconcile_account(
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
     errors: list[str] = [observed.error] if observed.error else []
     outcomes: dict[str, int] = {}
-    past = _PastListing(api, account.zoom_account_id, now)
+    past = _PastListing(api, account, now)
     deadline = started + box
     deferred = 0
     for action in the_plan.actions:

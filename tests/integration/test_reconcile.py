@@ -162,6 +162,23 @@ def test_events_quarantined_before_a_rule_existed_are_applied_once_the_reconcile
     assert RtmsStream.objects.get(rtms_stream_id="q" * 32).meeting_id == meeting.pk
 
 
+@pytest.mark.parametrize("started_days_ago", [3, 20])
+def test_a_meeting_live_for_days_is_never_ended_while_zoom_lists_it(
+    sim: SimServer, account: ZoomAccount, started_days_ago: int
+) -> None:
+    """Issue #18: the live list was asked for yesterday and today only, so a meeting that started earlier
+    dropped out of it and was ended after four absences."""
+    start = timezone.now() - timedelta(days=started_days_ago)
+    created = sim.client.create_meeting(
+        "anna@eu.example.com", rtms="api", start_time=start.isoformat(), emit_started=False
+    )
+    for _ in range(6):
+        run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+        assert run.meetings_seen == 1, run.repairs
+    meeting = Meeting.objects.get(zoom_uuid=created["meeting_uuid"])
+    assert meeting.state == "live" and meeting.missing_observations == 0
+
+
 def test_a_failed_observation_ends_nothing(sim: SimServer, account: ZoomAccount) -> None:
     created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
     reconcile_account(account, trigger="test", api_factory=zoom_api_for)
