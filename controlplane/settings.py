@@ -54,6 +54,7 @@ RECONCILE_BUDGET_WINDOW = _duration("RECONCILE_BUDGET_WINDOW_SECONDS")
 RECONCILE_RESTART_BACKOFF = _duration("RECONCILE_RESTART_BACKOFF_SECONDS")
 RECONCILE_ERROR_BACKOFF = _duration("RECONCILE_ERROR_BACKOFF_SECONDS")
 RTMS_START_REPLACES_WINDOW = _duration("RTMS_START_REPLACES_WINDOW_SECONDS")
+RTMS_START_GRACE = _duration("RTMS_START_GRACE_SECONDS")
 RTMS_RECONNECT_BACKOFF_INITIAL = _duration("RTMS_RECONNECT_BACKOFF_INITIAL_SECONDS")
 RTMS_RECONNECT_BACKOFF_CAP = _duration("RTMS_RECONNECT_BACKOFF_CAP_SECONDS")
 RTMS_SIGNALING_RECONNECT_WINDOW = _duration("RTMS_SIGNALING_RECONNECT_WINDOW_SECONDS")
@@ -76,6 +77,11 @@ if CELERY_VISIBILITY_TIMEOUT.total_seconds() >= 60:
     raise ImproperlyConfigured(
         "CELERY_VISIBILITY_TIMEOUT_SECONDS must be under 60: a lost task must be redelivered inside "
         "Zoom's RTMS connect window"
+    )
+if RTMS_START_GRACE >= CELERY_VISIBILITY_TIMEOUT:
+    # A delayed task waits unacknowledged in its worker: past the visibility timeout it would be redelivered.
+    raise ImproperlyConfigured(
+        "RTMS_START_GRACE_SECONDS must be shorter than CELERY_VISIBILITY_TIMEOUT_SECONDS"
     )
 if STREAM_LEASE_TTL >= RTMS_MEDIA_RECONNECT_WINDOW:
     raise ImproperlyConfigured(

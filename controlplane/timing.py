@@ -34,6 +34,11 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
         "the longest gap between two RTMS restarts of one meeting (and how long a start counts as in flight)",
     ),
     "RECONCILE_ERROR_BACKOFF_SECONDS": (1800.0, 30.0, "back-off after Zoom refuses a start (2308/2310)"),
+    "RTMS_START_GRACE_SECONDS": (
+        5.0,
+        1.0,
+        "after meeting.started, how long an API start waits for Zoom's own auto-start of the stream",
+    ),
     "RTMS_START_REPLACES_WINDOW_SECONDS": (
         15.0,
         15.0,

@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import time
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -60,8 +61,13 @@ def queue_length(queue: str) -> int:
 
 
 def newest_tasks(queue: str, count: int) -> list[tuple[str, dict[str, Any]]]:
-    """The last ``count`` Celery messages published to ``queue`` (oldest first): (task name, kwargs).
-    kombu's Redis transport LPUSHes, so the newest message is at index 0."""
+    """The last ``count`` Celery messages published to ``queue`` (oldest first): (task name, kwargs)."""
+    return [(name, kwargs) for name, kwargs, _eta in newest_tasks_with_eta(queue, count)]
+
+
+def newest_tasks_with_eta(queue: str, count: int) -> list[tuple[str, dict[str, Any], datetime | None]]:
+    """The last ``count`` Celery messages published to ``queue`` (oldest first): (task name, kwargs, ETA or
+    None when it may run at once). kombu's Redis transport LPUSHes, so the newest message is at index 0."""
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
         raw = client.lrange(queue, 0, count - 1)
@@ -71,7 +77,8 @@ def newest_tasks(queue: str, count: int) -> list[tuple[str, dict[str, Any]]]:
     for message in reversed(raw):
         envelope = json.loads(message)
         _args, kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
-        tasks.append((envelope["headers"]["task"], kwargs))
+        eta = envelope["headers"].get("eta")
+        tasks.append((envelope["headers"]["task"], kwargs, datetime.fromisoformat(eta) if eta else None))
     return tasks
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -76,7 +77,10 @@ def apply_meeting_started(event: MeetingStarted, meeting: Meeting, clock: Clock)
     )
     if claimed:
         region_code = meeting.region.code  # type: ignore[union-attr]
-        transaction.on_commit(lambda: enqueue_start(meeting.pk, region_code))
+        # Zoom auto-starts RTMS for some users even in api mode, and a start that meets that stream is
+        # refused or replaces it: give Zoom's own start a grace period; the task then finds its stream.
+        grace = settings.RTMS_START_GRACE
+        transaction.on_commit(lambda: enqueue_start(meeting.pk, region_code, delay=grace))
 
 
 def _close_active_streams(meeting: Meeting, *, cause: str, stop_reason: int, clock: Clock) -> None:

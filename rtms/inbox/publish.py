@@ -23,6 +23,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 from celery import current_app
 
@@ -195,10 +196,16 @@ def enqueue_apply(event_id: int, region_code: str) -> None:
         logger.warning("inbox.enqueue_failed", extra={"event_id": event_id, "error": type(exc).__name__})
 
 
-def enqueue_start(meeting_id: int, region_code: str) -> None:
-    """After commit, on the owning region's queue. A failed publish is left to the reconciler."""
+def enqueue_start(meeting_id: int, region_code: str, *, delay: timedelta = timedelta(0)) -> None:
+    """After commit, on the owning region's queue, to run after ``delay``. A failed publish is left to the
+    reconciler."""
     try:
-        current_app.send_task(START_RTMS, kwargs={"meeting_id": meeting_id}, queue=queue_for(region_code))
+        current_app.send_task(
+            START_RTMS,
+            kwargs={"meeting_id": meeting_id},
+            queue=queue_for(region_code),
+            countdown=delay.total_seconds() or None,
+        )
     except Exception as exc:  # the reconciler restarts meetings that have no stream
         logger.warning(
             "rtms.start_enqueue_failed", extra={"meeting_id": meeting_id, "error": type(exc).__name__}

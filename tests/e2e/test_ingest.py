@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from rtms.models import InboundEvent, Meeting, RtmsStream
+from rtms.zoom.stop_policy import is_retryable
 from tests.e2e.harness import ANY_ERROR, POLL_S, Proc, ledger, product_env, start_web, start_worker, stop_all
 from tests.eventually import eventually
 from tests.support import sim_config
@@ -80,11 +81,23 @@ def _captured(sim: SimServer, expected: dict[str, str]) -> bool:
 
 
 def _start_calls(sim: SimServer) -> Counter[str]:
+    """Start calls per meeting uuid, except restarts after a retryable stop (a stream Zoom dropped, say
+    because no client connected in time under load): the reconciler rightly asks for those at its next run
+    (issue #18). What must never happen is a second start for one meeting without such a stop."""
     calls: Counter[str] = Counter()
-    for entry in ledger(sim, kind="rest.call"):
-        path = str(entry.get("path", ""))
-        if path.endswith("/rtms_app/status") and entry.get("status") == 204:
-            calls[path.split("/")[3]] += 1
+    retryable_stop: dict[str, bool] = {}
+    for entry in sorted(ledger(sim), key=lambda e: int(e["seq"])):
+        uuid = str(entry.get("meeting_uuid"))
+        if entry.get("kind") == "event.emitted" and entry.get("event") == "meeting.rtms_stopped":
+            retryable_stop[uuid] = is_retryable(entry["payload"].get("stop_reason"))
+        elif (
+            entry.get("kind") == "rest.call"
+            and str(entry.get("path", "")).endswith("/rtms_app/status")
+            and entry.get("status") == 204
+            and entry.get("action") == "start"
+            and not retryable_stop.pop(uuid, False)
+        ):
+            calls[uuid] += 1
     return calls
 
 
@@ -105,8 +118,8 @@ def _assert_exactly_once(sim: SimServer, expected: dict[str, str]) -> None:
         assert stream.region == stream.meeting.region
     calls = _start_calls(sim)
     for meeting in meetings:
-        assert calls[str(meeting.zoom_meeting_id)] == 1, (
-            f"meeting {meeting.pk} got {calls[str(meeting.zoom_meeting_id)]} start calls"
+        assert calls[meeting.zoom_uuid] == 1, (
+            f"meeting {meeting.pk} got {calls[meeting.zoom_uuid]} start calls"
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from rtms.inbox.receive import ingest
 from rtms.inbox.route import event_route, requeue_quarantined
 from rtms.inbox.sweep import inbox_sweep
 from rtms.models import Channel, InboundEvent, Meeting, RtmsStream, ZoomAccount
-from tests.support import event_body, meeting_payload
+from tests.support import event_body, meeting_payload, newest_tasks_with_eta
 from zoomsim.testing import SimServer
 
 pytestmark = pytest.mark.django_db
@@ -215,8 +217,6 @@ def test_a_meeting_is_routed_the_same_whichever_channel_brings_it(account: ZoomA
 
 
 def test_the_sweeper_requeues_rows_left_pending(account: ZoomAccount, rules: None) -> None:
-    from datetime import timedelta
-
     event_id = deliver(event_body("meeting.started", meeting_payload("stuck==", 81000000011)))
     InboundEvent.objects.filter(pk=event_id).update(
         received_at=InboundEvent.objects.get(pk=event_id).received_at - timedelta(minutes=5)
@@ -319,3 +319,24 @@ def test_a_queued_start_does_not_undo_an_operator_stop(
     Meeting.objects.filter(pk=meeting.pk).update(rtms_manual_stop_at=timezone.now())  # before the task ran
     assert rtms_start(meeting.pk) == "stopped_manually"
     assert patch_calls(sim) == []
+
+
+def test_an_api_start_waits_a_grace_period_for_zoom_to_auto_start_the_stream(
+    account: ZoomAccount, rules: None, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Issue #18: Zoom auto-starts RTMS for some users even in api mode; a start that meets that stream is
+    refused or replaces it. So the start task is published to run after RTMS_START_GRACE, and by then an
+    auto-started stream's rtms_started has usually been applied: the start finds it and calls nothing."""
+    settings.RTMS_START_GRACE = timedelta(seconds=4)
+    before = time.time()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process(deliver(event_body("meeting.started", meeting_payload("grace==", 81000000031)))) == (
+            "meeting_started"
+        )
+    [(name, kwargs, eta)] = newest_tasks_with_eta("region.eu-central", 1)
+    meeting = Meeting.objects.get(zoom_uuid="grace==")
+    assert (name, kwargs) == ("rtms.start_rtms", {"meeting_id": meeting.pk})
+    assert eta is not None and eta.timestamp() >= before + 4
+    # The auto-started stream arrives within the grace period: the start is not needed.
+    process(deliver(rtms_started("grace==", "g" * 32, "wss://rtms-fra1.zoom.us/g", ts=5)))
+    assert rtms_start(meeting.pk) == "stream_exists"
