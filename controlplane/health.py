@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 
 import redis
 from django.conf import settings
@@ -10,13 +11,37 @@ from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Metric, generate_latest
+from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 
 # Collectors that query the database or Redis at scrape time, served by the web process's /metrics only
 # (every other process exports just REGISTRY, its own counters). Apps register theirs in ready().
 WEB_COLLECTORS = CollectorRegistry(auto_describe=True)
+
+
+class ScrapeTimeCollector(Collector):
+    """Figures read from the database or Redis when /metrics is scraped. Subclasses give ``families()``
+    (empty, so registering runs no query: describe() would otherwise be a whole scrape) and
+    ``_collect()``; a scrape never fails because a dependency is away, it logs ``unavailable_event``."""
+
+    unavailable_event = "metrics.unavailable"
+
+    def families(self) -> Iterable[Metric]:
+        raise NotImplementedError
+
+    def _collect(self) -> Iterator[Metric]:
+        raise NotImplementedError
+
+    def describe(self) -> Iterable[Metric]:
+        return self.families()
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            yield from self._collect()
+        except Exception as exc:  # a scrape must never fail because the database or Redis is away
+            logger.warning(self.unavailable_event, extra={"error": type(exc).__name__})
 
 
 @never_cache

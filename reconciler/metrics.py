@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
+from controlplane.health import ScrapeTimeCollector
 from reconciler.models import ReconcileRun, RunStatus
 from reconciler.observe import budget_remaining
 from rtms.models import ZoomAccount
@@ -73,20 +73,14 @@ def _families() -> tuple[GaugeMetricFamily, ...]:
     )
 
 
-class ReconcilerCollector(Collector):
+class ReconcilerCollector(ScrapeTimeCollector):
+    unavailable_event = "metrics.reconciler_unavailable"
+
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        # Without describe(), registering the collector runs a whole scrape (database and Redis queries) at
-        # import time: in tests that meant a query before the test databases existed.
+    def families(self) -> Iterable[GaugeMetricFamily]:
         return _families()
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        try:
-            yield from self._collect()
-        except Exception as exc:  # a scrape must never fail because the database or Redis is away
-            logger.warning("metrics.reconciler_unavailable", extra={"error": type(exc).__name__})
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         now = self._clock.now()

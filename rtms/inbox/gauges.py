@@ -7,17 +7,14 @@ in each unsettled state is the figure to alert on, whichever process failed them
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 
 from django.db.models import Count, Min
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
+from controlplane.health import ScrapeTimeCollector
 from rtms.models import InboundEvent, InboxStatus
-
-logger = logging.getLogger(__name__)
 
 # The states that need someone, or something, to act; processed and ignored rows are settled.
 UNSETTLED = (InboxStatus.PENDING, InboxStatus.FAILED, InboxStatus.QUARANTINED)
@@ -34,18 +31,14 @@ def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
     )
 
 
-class InboxCollector(Collector):
+class InboxCollector(ScrapeTimeCollector):
+    unavailable_event = "metrics.inbox_unavailable"
+
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
+    def families(self) -> Iterable[GaugeMetricFamily]:
         return _families()
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        try:
-            yield from self._collect()
-        except Exception as exc:  # a scrape must never fail because the database is away
-            logger.warning("metrics.inbox_unavailable", extra={"error": type(exc).__name__})
 
     def _collect(self) -> Iterator[GaugeMetricFamily]:
         by_status, oldest = _families()
