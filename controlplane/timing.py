@@ -31,13 +31,19 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
     "RECONCILE_RESTART_BACKOFF_SECONDS": (
         120.0,
         20.0,
-        "the longest gap between two RTMS restarts of one meeting (and how long a start counts as in flight)",
+        "the longest gap between two RTMS restarts of one meeting",
     ),
     "RECONCILE_ERROR_BACKOFF_SECONDS": (1800.0, 30.0, "back-off after Zoom refuses a start (2308/2310)"),
     "RTMS_START_GRACE_SECONDS": (
         5.0,
         1.0,
         "after meeting.started, how long an API start waits for Zoom's own auto-start of the stream",
+    ),
+    "RTMS_START_EVENT_WINDOW_SECONDS": (
+        30.0,
+        10.0,
+        "after a start call, how long its rtms_started may take before the reconciler asks again "
+        "(stop, then start)",
     ),
     "RTMS_START_REPLACES_WINDOW_SECONDS": (
         15.0,

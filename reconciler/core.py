@@ -77,6 +77,9 @@ class Policy:
     # The gap after the first restart; each later one doubles it, up to restart_backoff. The first restart
     # after a retryable stop waits for nothing but the next run.
     restart_backoff_first: timedelta = timedelta(0)
+    # How long a start call's rtms_started may take before the start is asked for again (stop, then
+    # start). None: as long as restart_backoff.
+    start_event_window: timedelta | None = None
     # A USER_TRIGGERED stop this soon after our own start call is Zoom replacing the stream it met.
     own_start_window: timedelta = timedelta(0)
 
@@ -172,8 +175,8 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
         and meeting.start_requested_at is not None
         and (last.created_at >= meeting.start_requested_at)
     )
-    recent = (
-        meeting.start_requested_at is not None and now - meeting.start_requested_at < policy.restart_backoff
+    recent = meeting.start_requested_at is not None and now - meeting.start_requested_at < (
+        policy.start_event_window or policy.restart_backoff
     )
     if recent and not landed:
         # Its rtms_started may simply not have arrived yet: a second start now would fight the first. A

@@ -47,6 +47,7 @@ def _policy() -> Policy:
         max_restarts=settings.RECONCILE_MAX_RESTARTS,
         restart_backoff_first=settings.RECONCILE_INTERVAL,
         own_start_window=settings.RTMS_START_REPLACES_WINDOW,
+        start_event_window=settings.RTMS_START_EVENT_WINDOW,
     )
 
 

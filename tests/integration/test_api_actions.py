@@ -85,9 +85,8 @@ def test_manual_stop_holds_the_reconciler_until_a_manual_start(
 ) -> None:
     client = make_api_client("eu-central", role="read-write")
     assert _post(client, f"/api/v1/meetings/{live_meeting.pk}/rtms/start/").status_code == 202
-    sim.client.wait_for(
-        "rtms.action", meeting_uuid=live_meeting.zoom_uuid, where=lambda e: e["action"] == "start"
-    )
+    # Zoom stops only a stream that has started (a 'starting' one is refused with 2310): wait for it.
+    sim.client.wait_for("event.emitted", event="meeting.rtms_started", meeting_uuid=live_meeting.zoom_uuid)
     response = _post(client, f"/api/v1/meetings/{live_meeting.pk}/rtms/stop/", {"reason": "DPO request"})
     assert response.status_code == 202, response.content
     sim.client.wait_for(

@@ -302,3 +302,19 @@ def test_a_quarantined_meeting_the_live_list_gives_no_host_for_is_held() -> None
     """Without the host there is nothing new to route on (and no lookup is spent every run)."""
     action = only(run(known(routed=False)))
     assert action.kind is Kind.HOLD and "quarantined" in action.reason
+
+
+def test_a_start_whose_rtms_started_never_came_is_asked_again_after_the_event_window() -> None:
+    """Issue #18: after a successful start call, no rtms_started within the window: stop, then start."""
+    policy = Policy(
+        restart_backoff=timedelta(minutes=2),
+        error_backoff=timedelta(minutes=30),
+        max_restarts=3,
+        start_event_window=timedelta(seconds=30),
+    )
+    for asked_s, kind in ((20, Kind.HOLD), (40, Kind.START_RTMS)):
+        meeting = known(start_called=True, start_requested_at=NOW - timedelta(seconds=asked_s))
+        action = only(plan(Observation(complete=True, live=(LIVE,), known_live=(meeting,)), NOW, policy))
+        assert action.kind is kind
+        if kind is Kind.START_RTMS:
+            assert action.stop_first  # Zoom may hold the stream whose rtms_started we lost
