@@ -205,18 +205,19 @@ class StreamTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    # What someone on call needs first (is it stuck or failed, and why) before the delivery details.
     list_display = [
         "id",
         "event_type",
+        "status",
+        "attempts",
+        "error",
+        "region",
         "event_ts",
         "first_channel",
         "delivery_count",
         "webhook_received_at",
         "websocket_received_at",
-        "status",
-        "attempts",
-        "error",
-        "region",
     ]
     list_filter = ["status", "event_type", "first_channel", "region"]
     search_fields = ["dedupe_key"]
