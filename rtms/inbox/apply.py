@@ -19,7 +19,7 @@ from controlplane.clock import SYSTEM_CLOCK, Clock
 from regions.models import Region
 from rtms import hooks, metrics
 from rtms.gateway.notify import notify_gateways
-from rtms.inbox.attempts import TRANSIENT, Verdict, attempt_count, attempt_failed
+from rtms.inbox.attempts import attempt
 from rtms.inbox.facts import account_for
 from rtms.inbox.publish import enqueue_start
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
@@ -197,16 +197,7 @@ def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
     """Apply a routed event once. Returns its outcome; "error" (left pending for another try), "failed"
     (given up at INBOX_MAX_ATTEMPTS) and "illegal_transition" are recorded on the row
     (rtms/inbox/attempts.py). Transient trouble below the maximum is raised for the task to retry."""
-    attempt = attempt_count(event_id, clock=clock)
-    if attempt is None:
-        return "skipped"
-    try:
-        return _apply(event_id, clock)
-    except Exception as exc:
-        verdict = attempt_failed(event_id, attempt, exc)
-        if verdict is Verdict.RETRY and isinstance(exc, TRANSIENT):
-            raise
-        return verdict.value
+    return attempt(event_id, lambda: _apply(event_id, clock), outcome=str, clock=clock)
 
 
 def _apply(event_id: int, clock: Clock) -> str:

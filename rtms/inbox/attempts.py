@@ -10,7 +10,9 @@ error to retry: it is the event's outcome, recorded once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -94,3 +96,22 @@ def attempt_failed(event_id: int, attempt: int, exc: Exception) -> Verdict:
         extra={"event_id": event_id, "attempt": attempt, "error": type(exc).__name__},
     )
     return Verdict.RETRY
+
+
+T = TypeVar("T")
+
+
+def attempt(event_id: int, step: Callable[[], T], *, outcome: Callable[[str], T], clock: Clock) -> T:
+    """One counted try of a step on a pending row (route or apply). A row no longer pending is
+    ``outcome("skipped")``; a failure is recorded and becomes ``outcome("error" | "failed" |
+    "illegal_transition")``, except transient trouble below the maximum, raised for the task to retry."""
+    number = attempt_count(event_id, clock=clock)
+    if number is None:
+        return outcome("skipped")
+    try:
+        return step()
+    except Exception as exc:
+        verdict = attempt_failed(event_id, number, exc)
+        if verdict is Verdict.RETRY and isinstance(exc, TRANSIENT):
+            raise
+        return outcome(verdict.value)

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from regions.models import Region
 from rtms import metrics
-from rtms.inbox.attempts import TRANSIENT, Verdict, attempt_count, attempt_failed
+from rtms.inbox.attempts import attempt
 from rtms.inbox.facts import account_for, event_account_id, facts_from_event, meeting_uuid_of
 from rtms.inbox.publish import enqueue_apply, enqueue_route
 from rtms.lifecycle import RoutingStatus
@@ -92,16 +92,8 @@ def event_route(
 ) -> RouteResult:
     """Route a pending event once; an attempt that fails is recorded on the row as event_apply's are
     (rtms/inbox/attempts.py), and transient trouble below the maximum is raised for the task to retry."""
-    attempt = attempt_count(event_id, clock=clock)
-    if attempt is None:
-        return RouteResult("skipped")
-    try:
-        return _route(event_id, api_factory or zoom_api_for, clock)
-    except Exception as exc:
-        verdict = attempt_failed(event_id, attempt, exc)
-        if verdict is Verdict.RETRY and isinstance(exc, TRANSIENT):
-            raise
-        return RouteResult(verdict.value)
+    factory = api_factory or zoom_api_for
+    return attempt(event_id, lambda: _route(event_id, factory, clock), outcome=RouteResult, clock=clock)
 
 
 def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
