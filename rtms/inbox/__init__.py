@@ -11,5 +11,8 @@
 8. ``sweep``: re-enqueues rows left pending (lost publish, killed process), so the inbox, not the broker,
    is the source of truth; ``reroute`` sends quarantined events back through routing after a rule change.
 
+``attempts`` counts every route and apply try outside its transaction and fails a row at
+INBOX_MAX_ATTEMPTS, so no event can poison the inbox; ``gauges`` is what /metrics says about the inbox.
+
 The Celery tasks themselves are thin adapters in rtms/tasks.py.
 """
