@@ -151,14 +151,13 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
     def hold(reason: str) -> Action:
         return Action(Kind.HOLD, meeting.uuid, meeting.pk, live.meeting_id, reason=reason)
 
-    # The guards every start shares (quarantine, erasure, an operator's stop, consent), then the
-    # reconciler's own caution on top.
     last = max(meeting.streams, key=lambda s: s.created_at) if meeting.streams else None
-    by_us = _stopped_by_us(meeting, last, policy)
-    facts = _start_facts(meeting, last, by_us)
+    facts = _start_facts(meeting, last, _stopped_by_us(meeting, last, policy))
     # The gateway failed the stream and Zoom never said why it stopped: nobody decided anything, and Zoom
     # still lists the meeting as live, so it is worth another stream (bounded by max_restarts below).
     gateway_gave_up = last is not None and last.state == StreamState.FAILED and last.stop_reason is None
+    # The guards every start shares (quarantine, erasure, an operator's stop, consent), then the
+    # reconciler's own caution on top.
     refused = start_refusal(facts, Starter.RECONCILER)
     if refused is not None:
         return hold(refused.message)
@@ -192,9 +191,9 @@ def _restart_decision(meeting: KnownMeeting, live: LiveMeeting, now: datetime, p
     gap = policy.restart_gap(meeting.restart_attempts)
     if meeting.last_restart_at is not None and now - meeting.last_restart_at < gap:
         return hold("restarted recently; waiting out the back-off")
-    # We asked for a start but never saw its stream, or our gateway gave up on the one we saw: Zoom may
-    # still hold it, and a start against a running stream is refused or replaces it. Stop it first.
-    # So may one that replaced a stream our start call met (its rtms_started lost).
+    # Zoom may still hold a stream we cannot see: one we asked for whose rtms_started never came, the one
+    # our gateway gave up on, or the one that replaced the stream our start call met. A start against a
+    # running stream is refused or replaces it: stop first.
     replaced = _stopped_by_us(meeting, last, policy, counting_our_stop=False)
     stop_first = (meeting.start_called and not meeting.streams) or gateway_gave_up or replaced
     return Action(

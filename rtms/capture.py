@@ -32,7 +32,7 @@ from rtms.accounts import rtms_app_credentials
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState
 from rtms.models import Meeting
 from rtms.services import audit_record
-from rtms.start_guard import Refused, Starter, StartFacts, start_refusal, stopped_by_us
+from rtms.start_guard import Refusal, Refused, Starter, StartFacts, start_refusal, stopped_by_us
 from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailable
 from rtms.zoom.credentials import MissingCredentials
 from rtms.zoom_clients import zoom_api_for
@@ -300,7 +300,7 @@ def rtms_restart(
     # The plan held these already; checked again because the meeting may have changed since it looked.
     refused = start_refused(meeting, Starter.RECONCILER)
     if refused is not None:
-        return "not_startable" if refused.refusal.value == "not_live" else refused.refusal.value
+        return "not_startable" if refused.refusal is Refusal.NOT_LIVE else refused.refusal.value
     client_id = rtms_app_credentials(meeting.account).client_id
     # Compared with what the plan saw, not with what is there now: if ingest (or anyone) claimed a start
     # since the observation, theirs stands and ours is dropped.
