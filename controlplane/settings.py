@@ -96,6 +96,12 @@ RECONCILE_METRICS_CALLS_PER_MINUTE = env_int("RECONCILE_METRICS_CALLS_PER_MINUTE
 RECONCILE_MAX_RESTARTS = env_int("RECONCILE_MAX_RESTARTS", 5, minimum=1)
 # Tries (route and apply each count one) before an inbox event is failed and shown instead of retried.
 INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 10, minimum=2)
+# rtms_app/status calls per second per account, spaced evenly across every process (rtms/zoom_pacing.py);
+# below Zoom's limit of about 60/s, which other callers of the account may share.
+ZOOM_RTMS_STATUS_CALLS_PER_SECOND = env_int("ZOOM_RTMS_STATUS_CALLS_PER_SECOND", 50, minimum=1)
+# Threads one reconcile run applies its repairs on (create, route, start): start calls are paced above, so
+# these only hide the database and HTTP round trips of each repair. Each holds a pooled connection.
+RECONCILE_REPAIR_THREADS = env_int("RECONCILE_REPAIR_THREADS", 6, minimum=1)
 
 # --- Zoom (two credential sets; rtms/zoom/credentials.py keeps them apart) ---------------------------
 ZOOM_API_BASE_URL = env_str("ZOOM_API_BASE_URL", "https://api.zoom.us/v2").rstrip("/")
@@ -127,6 +133,13 @@ if DB_POOL_MAX_SIZE and DB_POOL_MAX_SIZE < WEB_REQUEST_THREADS:
     raise ImproperlyConfigured(
         f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE}) must be at least WEB_REQUEST_THREADS "
         f"({WEB_REQUEST_THREADS}): every request thread of the web process may hold a pooled connection"
+    )
+
+
+if DB_POOL_MAX_SIZE and DB_POOL_MAX_SIZE <= RECONCILE_REPAIR_THREADS:
+    raise ImproperlyConfigured(
+        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE}) must be larger than RECONCILE_REPAIR_THREADS "
+        f"({RECONCILE_REPAIR_THREADS}): each repair thread holds a pooled connection, and the run its own"
     )
 
 

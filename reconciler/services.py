@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -22,6 +25,7 @@ from reconciler.core import (
 )
 from reconciler.models import ReconcileRun, RunStatus
 from reconciler.observe import PastObserved, observe_live, observe_past
+from reconciler.threads import apply_each
 from regions.residency import MeetingFacts
 from rtms.capture import rtms_restart
 from rtms.inbox.route import meeting_ensure
@@ -85,6 +89,14 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
     )
 
 
+def _start_event_waiting(uuid: str) -> bool:
+    return InboundEvent.objects.filter(
+        status__in=[InboxStatus.PENDING, InboxStatus.QUARANTINED],
+        event_type="meeting.rtms_started",
+        payload__payload__meeting_uuid=uuid,
+    ).exists()
+
+
 def _end(meeting_pk: int, clock: Clock) -> None:
     meeting_transition(meeting_pk, MeetingState.ENDED, cause="reconciler.ended", clock=clock)
     meeting = Meeting.objects.get(pk=meeting_pk)
@@ -140,6 +152,11 @@ def _apply(
         Meeting.objects.filter(pk=meeting.pk).update(last_seen_live_at=now)
         if meeting.region_id is None:
             return "quarantined"
+        if _start_event_waiting(action.meeting_uuid):
+            # Zoom started a stream (auto-start) whose rtms_started waits for routing, now done: it is
+            # applied and connected; a start now would only meet that stream. The next run starts RTMS if
+            # no stream comes of it.
+            return "start_event_waiting"
         # An auto-start account may hold a stream whose rtms_started we lost: stop it, then start.
         stop_first = account.mode == AccountMode.AUTO_START
         return rtms_restart(
@@ -190,12 +207,61 @@ RUN_SOFT_TIME_LIMIT_S = 100  # reconciler/tasks.py reconcile_account_task's soft
 
 # Cheap, database-only actions: always applied, so the missing-observation counts stay exact.
 BOOKKEEPING_KINDS = frozenset({Kind.MARK_SEEN, Kind.MARK_MISSING, Kind.HOLD})
+# Repairs that call Zoom for one meeting each, independent of one another: applied on threads.
+PARALLEL_KINDS = frozenset({Kind.CREATE_AND_START, Kind.ROUTE, Kind.START_RTMS})
 
 
 def run_time_box() -> float:
     """Seconds a run may spend applying repairs: half its lease, and well under the task's soft limit."""
     lease_s: float = settings.RECONCILE_LEASE_TTL.total_seconds()
     return min(lease_s / 2, RUN_SOFT_TIME_LIMIT_S * 0.6)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    result: str = ""
+    error: str = ""
+
+
+class _Applier:
+    """Applies one action and records it; one Zoom client per thread (a requests session is not meant to
+    be shared between threads)."""
+
+    def __init__(
+        self,
+        run: ReconcileRun,
+        account: ZoomAccount,
+        api_factory: ApiFactory,
+        past: _PastListing,
+        clock: Clock,
+    ) -> None:
+        self._run, self._account, self._api_factory = run, account, api_factory
+        self._past, self._clock = past, clock
+        self._local = threading.local()
+
+    def _api(self) -> ZoomApi:
+        api: ZoomApi | None = getattr(self._local, "api", None)
+        if api is None:
+            api = self._local.api = self._api_factory(self._account)
+        return api
+
+    def __call__(self, action: Action) -> Outcome:
+        try:
+            result = _apply(action, self._account, self._api(), self._api_factory, self._past, self._clock)
+        except ZoomApiError as exc:  # one meeting's trouble must not stop the others
+            which = action.meeting_pk or action.meeting_uuid[:8]
+            return Outcome(action, error=f"{action.kind.value} {which}: {type(exc).__name__}")
+        if action.kind in RECORDED_KINDS:
+            audit_record(
+                actor="system:reconciler",
+                action=f"reconcile.{action.kind.value}",
+                object_type="meeting",
+                object_id=action.meeting_pk or "",
+                detail={"result": result, "reason": action.reason, "run": self._run.pk},
+                clock=self._clock,
+            )
+        return Outcome(action, result=result)
 
 
 def reconcile_account(
@@ -212,32 +278,25 @@ def reconcile_account(
     started = time.monotonic()
     observed = observe_live(api, account.zoom_account_id, now, wait_until=started + box / 2)
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
-    errors: list[str] = [observed.error] if observed.error else []
-    outcomes: dict[str, int] = {}
     past = _PastListing(api, account, now)
+    applier = _Applier(run, account, api_factory, past, clock)
     deadline = started + box
-    deferred = 0
-    for action in the_plan.actions:
-        if action.kind not in BOOKKEEPING_KINDS and time.monotonic() > deadline:
-            deferred += 1
-            continue
-        try:
-            result = _apply(action, account, api, api_factory, past, clock)
-        except ZoomApiError as exc:  # one meeting's trouble must not stop the others
-            errors.append(
-                f"{action.kind.value} {action.meeting_pk or action.meeting_uuid[:8]}: {type(exc).__name__}"
-            )
-            continue
-        outcomes[f"{action.kind.value}:{result}"] = outcomes.get(f"{action.kind.value}:{result}", 0) + 1
-        if action.kind in RECORDED_KINDS:
-            audit_record(
-                actor="system:reconciler",
-                action=f"reconcile.{action.kind.value}",
-                object_type="meeting",
-                object_id=action.meeting_pk or "",
-                detail={"result": result, "reason": action.reason, "run": run.pk},
-                clock=clock,
-            )
+    # Bookkeeping and end confirmations first, here (cheap, and one past listing serves them all); then the
+    # repairs that call Zoom, on threads.
+    serial = [a for a in the_plan.actions if a.kind not in PARALLEL_KINDS]
+    done = [applier(a) for a in serial if a.kind in BOOKKEEPING_KINDS or time.monotonic() <= deadline]
+    deferred = len(serial) - len(done)
+    repairs = apply_each(
+        [a for a in the_plan.actions if a.kind in PARALLEL_KINDS],
+        applier,
+        threads=settings.RECONCILE_REPAIR_THREADS,
+        deadline=deadline,
+    )
+    done += repairs.results
+    deferred += repairs.deferred
+    errors: list[str] = [observed.error] if observed.error else []
+    errors += [o.error for o in done if o.error]
+    outcomes = Counter(f"{o.action.kind.value}:{o.result}" for o in done if not o.error)
     ReconcileRun.objects.filter(pk=run.pk).update(
         finished_at=clock.now(),
         status=RunStatus.SUCCEEDED if observed.complete and not errors else RunStatus.PARTIAL,

@@ -4,8 +4,9 @@ Three paths ask Zoom for a stream, and all three check rtms/start_guard.py first
 
 - ingest (``rtms_start``): after ``meeting.started`` for an account that starts RTMS through the API. The
   claim (``rtms_start_requested_at``) was taken when the event was applied; this makes the call once and
-  records Zoom's answer. Zoom's refusals (2308 not allowed, 2310 no plan or wrong state, 3001 not live)
-  are recorded for the admin and the reconciler, not retried here.
+  records Zoom's answer. Zoom's refusals (2308 not allowed, 2310 no plan, 3001 not live) are recorded for
+  the admin and the reconciler, not retried here. A 2310 because a stream we never saw is running is not
+  a refusal: that stream is stopped and the reconciler starts a new one.
 - an operator (``rtms_start_manual``, ``rtms_stop_manual``), from the admin or the REST API: refusals
   raise :class:`IllegalState` (the API answers 409); Zoom's refusals and outages propagate as
   :class:`rtms.zoom.api.ZoomApiError` (the API answers 502 with Zoom's code). Both leave an audit row.
@@ -36,6 +37,7 @@ from rtms.start_guard import Refusal, Refused, Starter, StartFacts, start_refusa
 from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailable
 from rtms.zoom.credentials import MissingCredentials
 from rtms.zoom_clients import zoom_api_for
+from rtms.zoom_pacing import wait_for_status_turn
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +114,27 @@ def _claim_start(meeting_id: int, *, seen: datetime | None, now: datetime, **fie
 
 
 def _zoom_call(api: ZoomApi, meeting: Meeting, client_id: str, action: RtmsAction) -> None:
-    assert meeting.zoom_meeting_id is not None
+    assert meeting.zoom_meeting_id is not None and meeting.account is not None
+    wait_for_status_turn(meeting.account.zoom_account_id)
     api.rtms_app_status(meeting.zoom_meeting_id, action, rtms_client_id=client_id)
+
+
+def _stopped_unseen_stream(api: ZoomApi, meeting: Meeting, client_id: str, clock: Clock) -> bool:
+    """After a start refused with 2310. Zoom gives that one answer both to a start while a stream runs and
+    to an account without an RTMS plan; a stop tells them apart. Accepted, it proves a stream we never saw
+    was running (auto-started for its host, its rtms_started lost) and is now stopping: an expected
+    outcome, and the reconciler starts a new stream once the start-event window has passed. Refused, there
+    is nothing running and the 2310 stands."""
+    # Recorded before asking: Zoom's rtms_stopped for it (reason 2) is then never taken for a decision.
+    Meeting.objects.filter(pk=meeting.pk).update(rtms_self_stop_at=clock.now())
+    try:
+        _zoom_call(api, meeting, client_id, "stop")
+    except (ZoomUnavailable, ZoomRateLimited):
+        raise
+    except ZoomApiError:
+        return False
+    logger.info("rtms.start_met_running_stream", extra={"meeting_id": meeting.pk})
+    return True
 
 
 # --- ingest -----------------------------------------------------------------------------------------------
@@ -131,7 +152,8 @@ def rtms_start(meeting_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
         return "cannot_start"
     try:
         client_id = rtms_app_credentials(meeting.account).client_id
-        _zoom_call(zoom_api_for(meeting.account), meeting, client_id, "start")
+        api = zoom_api_for(meeting.account)
+        _zoom_call(api, meeting, client_id, "start")
     except MissingCredentials as exc:
         _record_refusal(meeting_id, None, str(exc), SYSTEM_CLOCK.now())
         metrics.RTMS_STARTS.labels("misconfigured").inc()
@@ -140,6 +162,9 @@ def rtms_start(meeting_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
         metrics.RTMS_STARTS.labels("transient").inc()
         raise
     except ZoomApiError as exc:
+        if exc.code == START_WHILE_RUNNING and _stopped_unseen_stream(api, meeting, client_id, clock):
+            metrics.RTMS_STARTS.labels("met_running").inc()
+            return "stop_requested"
         _record_refusal(meeting_id, exc.code, exc.message or str(exc), SYSTEM_CLOCK.now())
         metrics.RTMS_STARTS.labels("refused").inc()
         logger.warning(
@@ -329,7 +354,9 @@ def rtms_restart(
     except (ZoomUnavailable, ZoomRateLimited):
         raise
     except ZoomApiError as exc:
-        if stopped and exc.code == START_WHILE_RUNNING:
+        if exc.code == START_WHILE_RUNNING and (
+            stopped or _stopped_unseen_stream(api, meeting, client_id, clock)
+        ):
             # Zoom stops a stream in its own time, and refuses a start while the old one still runs:
             # expected, not a refusal to back off from. The next run starts it (issue #18).
             logger.info("rtms.restart_after_stop", extra={"meeting_id": meeting_pk})

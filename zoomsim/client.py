@@ -54,14 +54,15 @@ class SimClient:
         self,
         host_email: str,
         topic: str | None = None,
-        rtms: str = "auto",
+        rtms: str | None = None,
         transcript: list[dict[str, Any]] | None = None,
         segment_interval_ms: int | None = None,
         speak_from: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"host_email": host_email, "rtms": rtms, **extra}
+        body: dict[str, Any] = {"host_email": host_email, **extra}
         for k, v in (
+            ("rtms", rtms),
             ("topic", topic),
             ("transcript", transcript),
             ("segment_interval_ms", segment_interval_ms),
@@ -99,9 +100,19 @@ class SimClient:
         return result
 
     def add_host(
-        self, email: str, account: str | None = None, name: str | None = None, id: str | None = None
+        self,
+        email: str,
+        account: str | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        rtms_auto_start: bool | None = None,
     ) -> dict[str, Any]:
-        body = {k: v for k, v in {"email": email, "account": account, "name": name, "id": id}.items() if v}
+        """A host; ``rtms_auto_start`` is Zoom's per-user setting (None: zoomsim's default, auto)."""
+        body: dict[str, Any] = {
+            k: v for k, v in {"email": email, "account": account, "name": name, "id": id}.items() if v
+        }
+        if rtms_auto_start is not None:
+            body["rtms_auto_start"] = rtms_auto_start
         result: dict[str, Any] = self._call("POST", "/_sim/hosts", json=body)
         return result
 

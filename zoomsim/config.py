@@ -20,6 +20,9 @@ DEV_DEFAULTS: dict[str, str] = {
 }
 
 
+START_ON_RUNNING = ("refuse", "replace")
+
+
 @dataclass(frozen=True)
 class AppCreds:
     """An OAuth app: client id and secret."""
@@ -40,6 +43,8 @@ class AccountConfig:
     rtms_concurrency_cap: int | None = None  # None: the global cap
     metrics_rate_per_minute: int | None = None  # None: the global rate
     domains: tuple[str, ...] = ()  # unknown hosts with these e-mail domains are created in this account
+    # The account's time zone: /metrics/meetings matches meetings by their start date in it.
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ class SimConfig:
     metrics_daily_cap: int = 60_000
     rtms_status_rate_per_second: int = 60
     rtms_concurrency_cap: int = 2000
+    # A start while the meeting's stream still runs: "refuse" (400 2310) or "replace" (the old stream is
+    # stopped with reason 2 and a new one starts). Zoom has been seen doing both (docs/zoomsim.md).
+    rtms_start_on_running: str = "refuse"
     # The RTMS app (a General app): its client id/secret and webhook secret token.
     rtms_app: AppCreds = field(
         default_factory=lambda: AppCreds(DEV_DEFAULTS["ZOOM_CLIENT_ID"], DEV_DEFAULTS["ZOOM_CLIENT_SECRET"])
@@ -163,6 +171,9 @@ def config_from_args(argv: Sequence[str] | None = None, env: Mapping[str, str] |
     args = build_parser(env).parse_args(argv)
     if args.time_scale <= 0:
         raise SystemExit("--time-scale must be > 0")
+    start_on_running = env.get("ZOOMSIM_RTMS_START_ON_RUNNING", "refuse")
+    if start_on_running not in START_ON_RUNNING:
+        raise SystemExit(f"ZOOMSIM_RTMS_START_ON_RUNNING must be one of {START_ON_RUNNING}")
     return SimConfig(
         host=args.host,
         port=args.port,
@@ -174,6 +185,7 @@ def config_from_args(argv: Sequence[str] | None = None, env: Mapping[str, str] |
         metrics_rate_per_minute=int(env.get("ZOOMSIM_METRICS_RATE_PER_MINUTE", "20")),
         metrics_daily_cap=int(env.get("ZOOMSIM_METRICS_DAILY_CAP", "60000")),
         rtms_status_rate_per_second=int(env.get("ZOOMSIM_RTMS_STATUS_RATE_PER_SECOND", "60")),
+        rtms_start_on_running=start_on_running,
         rtms_concurrency_cap=int(env.get("ZOOMSIM_RTMS_CONCURRENCY_CAP", "2000")),
         rtms_event_delay_s=float(env.get("ZOOMSIM_RTMS_EVENT_DELAY_SECONDS", "1.0")),
         auto_start_delay_s=float(env.get("ZOOMSIM_AUTO_START_DELAY_SECONDS", "2.0")),

@@ -252,12 +252,24 @@ async def add_host(request: web.Request) -> web.Response:
     spec = await _body(request)
     if not spec.get("email"):
         return _error(400, "email is required")
+    auto_start = spec.get("rtms_auto_start")
+    if auto_start is not None and not isinstance(auto_start, bool):
+        return _error(400, "rtms_auto_start must be true, false or null")
     try:
-        h = sim.add_host(str(spec["email"]), spec.get("account"), spec.get("id"), spec.get("name"))
+        h = sim.add_host(
+            str(spec["email"]), spec.get("account"), spec.get("id"), spec.get("name"), auto_start
+        )
     except ValueError as exc:
         return _error(400, str(exc))
     return web.json_response(
-        {"id": h.id, "email": h.email, "account": h.account_id, "name": h.name}, status=201
+        {
+            "id": h.id,
+            "email": h.email,
+            "account": h.account_id,
+            "name": h.name,
+            "rtms_auto_start": h.rtms_auto_start,
+        },
+        status=201,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -269,9 +270,13 @@ async def metrics_meetings(request: web.Request) -> web.Response:
         page_size = min(page_size, 300)  # Zoom clamps silently; the answer's page_size shows it
 
     now = utcnow()
+    # Zoom matches start dates in the account's time zone: near midnight that is another day than UTC's.
+    account_zone = ZoneInfo(acc.config.timezone)
 
     def selected(m: Meeting) -> bool:
-        if m.account_id != acc.id or m.start_time is None or not (d_from <= m.start_time.date() <= d_to):
+        if m.account_id != acc.id or m.start_time is None:
+            return False
+        if not (d_from <= m.start_time.astimezone(account_zone).date() <= d_to):
             return False
         if mtype == "live":
             return bool(m.state == "live")

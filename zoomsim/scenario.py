@@ -3,9 +3,10 @@
 {
   "accounts": [{"account_id", "s2s_client_id", "s2s_client_secret" | "s2s_client_secret_env",
                 "subscription_id", "data_centre", "rtms_plan", "rtms_concurrency_cap",
-                "metrics_rate_per_minute", "domains": ["eu.example.com"]}],
-  "hosts": [{"id", "email", "account", "name"}],
+                "metrics_rate_per_minute", "domains": ["eu.example.com"], "timezone"}],
+  "hosts": [{"id", "email", "account", "name", "rtms_auto_start"}],
   "rate_limits": {"meeting_get_per_second", "user_get_per_second"},
+  "rtms_behaviour": {"start_on_running": "refuse" | "replace"},
   "meetings": [{"host_email", "topic", "rtms", "start_offset_s", "end_offset_s", "data_centre",
                 "tracking_fields", "transcript", "segment_interval_ms", "speak_from", "transcript_generate",
                 "participants",
@@ -20,8 +21,9 @@ import json
 import os
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from zoomsim.config import AccountConfig, AppCreds
+from zoomsim.config import START_ON_RUNNING, AccountConfig, AppCreds
 from zoomsim.sim import Simulator
 
 
@@ -81,12 +83,46 @@ def apply_accounts_and_hosts(sim: Simulator, data: dict[str, Any]) -> None:
             rtms_concurrency_cap=spec.get("rtms_concurrency_cap", cfg.rtms_concurrency_cap),
             metrics_rate_per_minute=spec.get("metrics_rate_per_minute", cfg.metrics_rate_per_minute),
             domains=tuple(str(d).lower() for d in spec.get("domains", cfg.domains)),
+            timezone=_timezone(spec.get("timezone", cfg.timezone)),
         )
         sim.add_account(cfg)
     for spec in data.get("hosts", []):
         if not spec.get("email"):
             raise ScenarioError("host email is required")
-        sim.add_host(str(spec["email"]), spec.get("account"), spec.get("id"), spec.get("name"))
+        sim.add_host(
+            str(spec["email"]),
+            spec.get("account"),
+            spec.get("id"),
+            spec.get("name"),
+            rtms_auto_start=_optional_bool(spec, "rtms_auto_start"),
+        )
+    if "rtms_behaviour" in data:
+        set_rtms_behaviour(sim, data["rtms_behaviour"])
+
+
+def _timezone(name: Any) -> str:
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScenarioError(f"unknown time zone {name!r}") from None
+    return str(name)
+
+
+def _optional_bool(spec: dict[str, Any], key: str) -> bool | None:
+    value = spec.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ScenarioError(f"{key} must be true, false or null")
+    return value
+
+
+def set_rtms_behaviour(sim: Simulator, behaviour: Any) -> None:
+    """{"start_on_running": "refuse" | "replace"}."""
+    if not isinstance(behaviour, dict) or set(behaviour) - {"start_on_running"}:
+        raise ScenarioError('rtms_behaviour is {"start_on_running": "refuse" | "replace"}')
+    value = behaviour.get("start_on_running", sim.start_on_running)
+    if value not in START_ON_RUNNING:
+        raise ScenarioError(f"start_on_running must be one of {START_ON_RUNNING}")
+    sim.start_on_running = value
 
 
 def schedule_meetings(sim: Simulator, data: dict[str, Any]) -> None:

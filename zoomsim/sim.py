@@ -56,12 +56,17 @@ class Simulator:
         self.metrics_limiter = RateLimiter(
             config.scaled(config.rate_window_s), config.scaled(config.daily_window_s)
         )
-        self.status_limiter = RateLimiter(config.scaled(1.0))
-        # GET /v2/meetings/{id} (Light) and GET /v2/users/{id} (Medium): per account per scaled second.
+        # Per-second limits are never scaled: they race the product's own speed (its threads, its pacing),
+        # which the time scale does not compress. A scaled 0.2 s window holding a fifth of the calls would
+        # be stricter than Zoom's second and refuse evenly paced calls that merely arrive a little bunched.
+        self.status_limiter = RateLimiter(1.0)
+        # GET /v2/meetings/{id} (Light) and GET /v2/users/{id} (Medium): per account per second.
         # Defaults are Zoom Pro's; change them with POST /_sim/rate_limits or a scenario's "rate_limits".
         self.lookup_rates: dict[str, int] = dict(DEFAULT_LOOKUP_RATES)
-        self.meeting_get_limiter = RateLimiter(config.scaled(1.0))
-        self.user_get_limiter = RateLimiter(config.scaled(1.0))
+        # What a start meets when a stream still runs (config, or a scenario's "rtms_behaviour").
+        self.start_on_running = config.rtms_start_on_running
+        self.meeting_get_limiter = RateLimiter(1.0)
+        self.user_get_limiter = RateLimiter(1.0)
         self.page_tokens: dict[str, dict[str, Any]] = {}
         self.webhooks = WebhookDeliverer(self)
         self.events_ws = EventWsHub(self)
@@ -139,6 +144,7 @@ class Simulator:
         self.meeting_get_limiter.clear()
         self.user_get_limiter.clear()
         self.page_tokens.clear()
+        self.start_on_running = self.config.rtms_start_on_running
         self.ledger.record("sim.reset")
 
     # ---- accounts and hosts ---------------------------------------------------------------------
@@ -170,7 +176,12 @@ class Simulator:
         return None
 
     def add_host(
-        self, email: str, account_id: str | None = None, host_id: str | None = None, name: str | None = None
+        self,
+        email: str,
+        account_id: str | None = None,
+        host_id: str | None = None,
+        name: str | None = None,
+        rtms_auto_start: bool | None = None,
     ) -> Host:
         acc = self.accounts.get(account_id or self.default_account.id)
         if acc is None:
@@ -181,6 +192,7 @@ class Simulator:
             email=email,
             account_id=acc.id,
             name=name or " ".join(p.capitalize() for p in local.replace("_", ".").split(".") if p) or local,
+            rtms_auto_start=rtms_auto_start,
         )
         acc.hosts[email.lower()] = host
         return host
@@ -242,8 +254,8 @@ class Simulator:
         email = spec.get("host_email")
         if not email or "@" not in str(email):
             raise ValueError("host_email is required")
-        rtms = spec.get("rtms", "auto")
-        if rtms not in RTMS_MODES:
+        rtms = spec.get("rtms")
+        if rtms is not None and rtms not in RTMS_MODES:
             raise ValueError(f"rtms must be one of {RTMS_MODES}")
         speak_from = spec.get("speak_from", "meeting_start")
         if speak_from not in ("meeting_start", "first_client"):
@@ -265,6 +277,8 @@ class Simulator:
                 language_code(line["language"])  # raises ValueError on an unknown language
         host = self.host_for(str(email), spec.get("account"))
         acc = self.accounts[host.account_id]
+        if rtms is None:  # the host's own setting decides, as in Zoom
+            rtms = "api" if host.rtms_auto_start is False else "auto"
         uuid = spec.get("meeting_uuid") or ids.meeting_uuid()
         while uuid in self.meetings:
             uuid = ids.meeting_uuid()
@@ -564,8 +578,12 @@ class Simulator:
         failed = SimError(400, 2310, "Failed to perform RTMS app operation")
         stream = m.active_stream
         if action == "start":
-            if stream is not None:
+            if stream is not None and (self.start_on_running == "refuse" or stream.state == "stopping"):
                 raise failed
+            if stream is not None:
+                # Replaced: the running stream stops as if its app user stopped it, and a new one starts.
+                self.ledger.record("rtms.replaced", meeting_uuid=m.uuid, rtms_stream_id=stream.rtms_stream_id)
+                self.stop_stream_later(m, stream, STOP_USER_TRIGGERED)
             self.begin_stream(m, operator_id)
         elif action == "stop":
             if stream is None or stream.state not in ("started", "paused"):

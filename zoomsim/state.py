@@ -21,6 +21,9 @@ class Host:
     name: str
     user_type: str = "Licensed"
     timezone: str = "UTC"
+    # Zoom's per-user setting to start RTMS with every meeting; a meeting created without an explicit
+    # ``rtms`` mode follows it (None: zoomsim's default, "auto").
+    rtms_auto_start: bool | None = None
 
 
 @dataclass

@@ -231,6 +231,17 @@ def stop_all(procs: list[Proc]) -> None:
             pass
 
 
+def wait_subscribed(sim: Any) -> None:
+    """Until the product's event subscriber holds zoomsim's event WebSocket."""
+    eventually(
+        lambda: ledger(sim, kind="ws.connected"),
+        timeout=60,
+        interval=POLL_S,
+        what="event subscriber connected",
+        tolerate=ANY_ERROR,
+    )
+
+
 def ledger(sim: Any, **filters: Any) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = sim.client.ledger(**filters)
     return result

@@ -11,7 +11,17 @@ import pytest
 
 from rtms.models import InboundEvent, Meeting, RtmsStream
 from rtms.zoom.stop_policy import is_retryable
-from tests.e2e.harness import ANY_ERROR, POLL_S, Proc, ledger, product_env, start_web, start_worker, stop_all
+from tests.e2e.harness import (
+    ANY_ERROR,
+    POLL_S,
+    Proc,
+    ledger,
+    product_env,
+    start_web,
+    start_worker,
+    stop_all,
+    wait_subscribed,
+)
 from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
@@ -26,7 +36,13 @@ def system(residency: dict[str, str]) -> Iterator[tuple[SimServer, list[Proc]]]:
     # Zoom's real 60 s connect window: at time scale 0.01 it would be 0.6 s, which a loaded two-core machine
     # misses now and then; zoomsim then drops the stream and the reconciler restarts it while the test
     # checks the end state. This test is about duplicates, not the connect window (tests/e2e/test_gateway*).
-    with SimServer(sim_config(rtms_connect_window_s=60.0 / sim_config().time_scale)) as sim:
+    # Likewise Zoom's real 90 s event-WebSocket heartbeat timeout: scaled it is 0.9 s, shorter than the fast
+    # profile's 2 s heartbeat, so zoomsim would close the socket every 0.9 s and the WebSocket-only phase
+    # would lose the events sent between two connections.
+    scale = sim_config().time_scale
+    with SimServer(
+        sim_config(rtms_connect_window_s=60.0 / scale, ws_heartbeat_timeout_s=90.0 / scale)
+    ) as sim:
         env = product_env(sim.base_url)
         procs: list[Proc] = []
         try:
@@ -35,13 +51,7 @@ def system(residency: dict[str, str]) -> Iterator[tuple[SimServer, list[Proc]]]:
             sim.client.set_webhook_url(f"{base}/zoom/webhook")
             procs.append(start_worker(env, QUEUES))
             procs.append(Proc.manage("events", ["zoom_events"], env))
-            eventually(
-                lambda: ledger(sim, kind="ws.connected"),
-                timeout=60,
-                interval=POLL_S,
-                what="event subscriber connected",
-                tolerate=ANY_ERROR,
-            )
+            wait_subscribed(sim)
             yield sim, procs
         finally:
             stop_all(procs)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
@@ -76,6 +77,8 @@ def test_a_stream_stopped_by_the_host_is_never_restarted(sim: SimServer, account
     assert run.repairs.get("hold") == 1
 
 
+# Zoom takes a while to stop a stream (here 1 s): the start that follows the stop meets it still running.
+@pytest.mark.parametrize("sim", [{"rtms_event_delay_s": 100.0}], indirect=True)
 def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meeting_is_live(
     sim: SimServer, account: ZoomAccount
 ) -> None:
@@ -83,6 +86,7 @@ def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meet
     the rest of a meeting that Zoom still lists as live."""
     created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
     reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # creates it and starts RTMS
+    sim.client.wait_for("event.emitted", event="meeting.rtms_started", timeout=10)
     meeting = Meeting.objects.get(zoom_uuid=created["meeting_uuid"])
     Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=None, last_restart_at=None)
     RtmsStream.objects.create(
@@ -162,13 +166,9 @@ def test_events_quarantined_before_a_rule_existed_are_applied_once_the_reconcile
     assert RtmsStream.objects.get(rtms_stream_id="q" * 32).meeting_id == meeting.pk
 
 
-@pytest.mark.parametrize("started_days_ago", [3, 20])
-def test_a_meeting_live_for_days_is_never_ended_while_zoom_lists_it(
-    sim: SimServer, account: ZoomAccount, started_days_ago: int
-) -> None:
-    """Issue #18: the live list was asked for yesterday and today only, so a meeting that started earlier
-    dropped out of it and was ended after four absences."""
-    start = timezone.now() - timedelta(days=started_days_ago)
+def _assert_never_ended_while_listed(sim: SimServer, account: ZoomAccount, start: datetime) -> None:
+    """A meeting that started at ``start`` (zoomsim's clock driven by backdating it, no start event) is
+    listed by every run and never counted missing, let alone ended."""
     created = sim.client.create_meeting(
         "anna@eu.example.com", rtms="api", start_time=start.isoformat(), emit_started=False
     )
@@ -177,6 +177,16 @@ def test_a_meeting_live_for_days_is_never_ended_while_zoom_lists_it(
         assert run.meetings_seen == 1, run.repairs
     meeting = Meeting.objects.get(zoom_uuid=created["meeting_uuid"])
     assert meeting.state == "live" and meeting.missing_observations == 0
+
+
+@pytest.mark.parametrize("started_days_ago", [3, 20])
+def test_a_meeting_live_for_days_is_never_ended_while_zoom_lists_it(
+    sim: SimServer, account: ZoomAccount, started_days_ago: int
+) -> None:
+    """Issue #18: the live list was asked for yesterday and today only, so a meeting that started earlier
+    dropped out of it and was ended after four absences."""
+    start = timezone.now() - timedelta(days=started_days_ago)
+    _assert_never_ended_while_listed(sim, account, start)
 
 
 def test_a_failed_observation_ends_nothing(sim: SimServer, account: ZoomAccount) -> None:
@@ -311,3 +321,75 @@ def test_a_spent_budget_is_waited_for_between_pages_within_the_run(
     finally:
         observe.PAGE_SIZE = page_size
     assert waited.complete and len(waited.live) == 4 and waited.api_calls == 4
+
+
+# Zoom takes a while to stop a stream (here 1 s), as at Zoom.
+@pytest.mark.parametrize("sim", [{"rtms_event_delay_s": 100.0}], indirect=True)
+def test_a_start_that_meets_a_stream_zoom_auto_started_is_an_expected_outcome_not_a_refusal(
+    sim: SimServer, account: ZoomAccount
+) -> None:
+    """Issue #18, cause 1: Zoom auto-started RTMS for this host although the account starts it through the
+    API; both copies of meeting.started and of rtms_started were lost. The reconciler's start meets the
+    running stream (2310): a stop, accepted, proves it ran. No refusal is recorded to back off from, and
+    once the stop has landed and the start-event window passed, a new stream is asked for."""
+    sim.client.add_host("auto@eu.example.com", rtms_auto_start=True)
+    created = sim.client.create_meeting("auto@eu.example.com")  # no rtms mode: the host's setting decides
+    uuid = created["meeting_uuid"]
+    sim.client.wait_for("event.emitted", event="meeting.rtms_started", timeout=10)  # Zoom's stream runs
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.repairs.get("create_and_start:stop_requested") == 1, run.repairs
+    meeting = Meeting.objects.get(zoom_uuid=uuid)
+    assert meeting.rtms_start_error_code is None and meeting.rtms_start_error == ""
+    assert meeting.rtms_self_stop_at is not None  # its rtms_stopped (reason 2) is ours, not a decision
+    sim.client.wait_for("event.emitted", event="meeting.rtms_stopped", timeout=10)
+    long_ago = timezone.now() - timedelta(hours=1)  # the start-event window and the back-off have passed
+    Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=long_ago, last_restart_at=None)
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.repairs.get("start_rtms:started") == 1, run.repairs
+    actions = [e["action"] for e in sim.client.ledger(kind="rtms.action", meeting_uuid=uuid)]
+    assert actions == ["stop", "start"]  # Zoom's auto-start is not an rtms.action; ours are
+
+
+def test_a_missed_start_whose_rtms_started_waits_in_the_inbox_is_routed_but_not_started_again(
+    sim: SimServer, account: ZoomAccount
+) -> None:
+    """Issue #18, cause 2: meeting.started was lost and the rtms_started that arrived could not be routed
+    yet (its lookup failed, say). The reconciler routes the meeting from the live list; the waiting event
+    is applied, and a start now would only meet the stream it announces."""
+    created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
+    uuid = created["meeting_uuid"]
+    body = event_body(
+        "meeting.rtms_started",
+        {"meeting_uuid": uuid, "operator_id": "op", "rtms_stream_id": "w" * 32, "server_urls": "wss://x/w"},
+        event_ts=11,
+    )
+    event_id = ingest(body, channel=Channel.WEBHOOK).stored.event_id  # type: ignore[union-attr]
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    assert run.repairs.get("create_and_start:start_event_waiting") == 1, run.repairs
+    assert not _starts(sim, int(created["meeting_id"]))
+    assert event_route(event_id).status == "routed"  # the meeting is routed now: the event follows it
+    assert event_apply(event_id) == "created"
+    assert RtmsStream.objects.get(rtms_stream_id="w" * 32).meeting.zoom_uuid == uuid
+
+
+@pytest.mark.parametrize(
+    ("zone", "local_start"),
+    [
+        ("Pacific/Kiritimati", "after"),  # UTC+14: just after local midnight is still "yesterday" in UTC
+        ("Pacific/Kiritimati", "before"),
+        ("Etc/GMT+12", "before"),  # UTC-12: just before local midnight is already "tomorrow" in UTC
+        ("Etc/GMT+12", "after"),
+    ],
+)
+def test_a_meeting_that_crossed_midnight_in_the_accounts_time_zone_is_never_ended_while_live(
+    sim: SimServer, account: ZoomAccount, zone: str, local_start: str
+) -> None:
+    """Issue #18 point 4: Zoom matches start dates in the account's time zone, which near midnight is
+    another day than UTC's. zoomsim's clock is driven by backdating the start."""
+    sim.client.load_scenario({"accounts": [{"account_id": account.zoom_account_id, "timezone": zone}]})
+    here = timezone.now().astimezone(ZoneInfo(zone))
+    midnight = here.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight + (timedelta(minutes=1) if local_start == "after" else -timedelta(minutes=1))
+    if start > here:
+        start -= timedelta(days=1)
+    _assert_never_ended_while_listed(sim, account, start)

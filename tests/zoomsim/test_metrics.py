@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from tests.eventually import eventually
-from tests.zoomsim.conftest import bearer, s2s_token, today
+from tests.zoomsim.conftest import ACCOUNT_ID, bearer, s2s_token, today
 from zoomsim.testing import SimServer
 
 
@@ -149,3 +149,18 @@ def test_daily_cap(make_sim: Any) -> None:
     assert [x.status_code for x in r] == [200, 200, 429]
     assert r[2].headers["X-RateLimit-Type"] == "Daily-limit" and "Retry-After" in r[2].headers
     assert "daily" in r[2].json()["message"]
+
+
+def test_start_dates_are_matched_in_the_accounts_time_zone(sim: SimServer) -> None:
+    """UTC 23:30 yesterday is already today at UTC+14 (Kiritimati): the account's zone decides."""
+    sim.client.load_scenario({"accounts": [{"account_id": ACCOUNT_ID, "timezone": "Pacific/Kiritimati"}]})
+    utc_start = (datetime.now(UTC) - timedelta(days=1)).replace(hour=23, minute=30)
+    m = sim.client.create_meeting(
+        "erin@example.com", rtms="none", start_time=utc_start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    token = s2s_token(sim.base_url)
+    local_day = (utc_start + timedelta(hours=14)).strftime("%Y-%m-%d")  # today's UTC date
+    utc_day = utc_start.strftime("%Y-%m-%d")
+    found = get(sim, token, **{"from": local_day, "to": local_day}).json()["meetings"]
+    assert [x["uuid"] for x in found] == [m["meeting_uuid"]]
+    assert get(sim, token, **{"from": utc_day, "to": utc_day}).json()["total_records"] == 0

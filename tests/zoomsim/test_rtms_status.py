@@ -214,3 +214,58 @@ def test_stream_listeners_hook_for_part_2(sim: SimServer) -> None:
     emitted(sim, "meeting.rtms_started", m["meeting_uuid"])
     sim.client.end_meeting(m["meeting_uuid"])
     assert changes == [("started", "started"), ("stopped", "stopped")]
+
+
+# ---- issue #18: a start that meets a running stream, and per-user auto-start ----------------------------
+
+
+def test_a_start_on_a_running_stream_is_refused_by_default(sim: SimServer) -> None:
+    m = sim.client.create_meeting("ann@example.com", rtms="api")
+    assert patch(sim, m["meeting_id"], "start").status_code == 204
+    refused = patch(sim, m["meeting_id"], "start")
+    assert refused.status_code == 400 and refused.json()["code"] == 2310
+
+
+def test_a_start_on_a_running_stream_replaces_it_when_so_configured(sim: SimServer) -> None:
+    sim.client.load_scenario({"rtms_behaviour": {"start_on_running": "replace"}})
+    m = sim.client.create_meeting("ann@example.com", rtms="api")
+    assert patch(sim, m["meeting_id"], "start").status_code == 204
+    (first,) = emitted(sim, "meeting.rtms_started", m["meeting_uuid"])
+    assert patch(sim, m["meeting_id"], "start").status_code == 204
+    (stopped,) = emitted(sim, "meeting.rtms_stopped", m["meeting_uuid"])
+    assert stopped["payload"]["rtms_stream_id"] == first["payload"]["rtms_stream_id"]
+    assert stopped["payload"]["stop_reason"] == 2  # as if the app user had stopped it
+    second = emitted(sim, "meeting.rtms_started", m["meeting_uuid"], count=2)[1]
+    assert second["payload"]["rtms_stream_id"] != first["payload"]["rtms_stream_id"]
+    assert sim.client.ledger(kind="rtms.replaced", meeting_uuid=m["meeting_uuid"])
+    sim.client.reset()  # a reset restores the configured behaviour
+    m = sim.client.create_meeting("ann@example.com", rtms="api")
+    assert patch(sim, m["meeting_id"], "start").status_code == 204
+    assert patch(sim, m["meeting_id"], "start").status_code == 400
+
+
+def test_a_hosts_auto_start_setting_decides_a_meetings_rtms_mode(sim: SimServer) -> None:
+    assert sim.client.add_host("auto@example.com", rtms_auto_start=True)["rtms_auto_start"] is True
+    sim.client.add_host("manual@example.com", rtms_auto_start=False)
+    auto = sim.client.create_meeting("auto@example.com")
+    manual = sim.client.create_meeting("manual@example.com")
+    explicit = sim.client.create_meeting("manual@example.com", rtms="auto")
+    assert sim.client.get_meeting(auto["meeting_uuid"])["rtms"] == "auto"
+    assert sim.client.get_meeting(manual["meeting_uuid"])["rtms"] == "api"
+    assert sim.client.get_meeting(explicit["meeting_uuid"])["rtms"] == "auto"  # an explicit mode wins
+    emitted(sim, "meeting.rtms_started", auto["meeting_uuid"])  # Zoom started it on its own
+    bad = requests.post(
+        f"{sim.base_url}/_sim/hosts", json={"email": "x@example.com", "rtms_auto_start": "yes"}, timeout=5
+    )
+    assert bad.status_code == 400
+
+
+def test_bad_rtms_behaviour_and_time_zones_are_refused(sim: SimServer) -> None:
+    for scenario in (
+        {"rtms_behaviour": {"start_on_running": "sometimes"}},
+        {"rtms_behaviour": {"other": 1}},
+        {"accounts": [{"account_id": ACCOUNT_ID, "timezone": "Mars/Olympus"}]},
+        {"hosts": [{"email": "y@example.com", "rtms_auto_start": 1}]},
+    ):
+        response = requests.post(f"{sim.base_url}/_sim/scenario", json=scenario, timeout=5)
+        assert response.status_code == 400, scenario
