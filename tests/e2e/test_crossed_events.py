@@ -108,7 +108,8 @@ def test_lost_and_crossed_events_leave_no_meeting_uncaptured(
 
     # Cause 1: Zoom's reason-2 stop of the replaced stream came right after our start: not a decision.
     _wait_captured(replaced, "the meeting whose stream was replaced, captured")
-    assert ledger(sim, kind="rtms.replaced", meeting_uuid=replaced), "our start met the running stream"
+    # Usually our start (after the grace) meets Zoom's auto-started stream and replaces it; if a reconcile
+    # run started it first, Zoom's auto-start found it running. Either way two announcements were lost.
     assert len(ledger(sim, kind="ws.dropped", meeting_uuid=replaced, event="meeting.rtms_started")) == 2
     meeting = Meeting.objects.get(zoom_uuid=replaced)
     assert meeting.rtms_start_error_code is None, meeting.rtms_start_error
