@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import F, Min
+from django.db.models import F, Min, QuerySet
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from reconciler.core import (
@@ -44,6 +44,14 @@ RECORDED_KINDS = frozenset(
 )
 
 
+MEETING_UUID_PATH = "payload__payload__meeting_uuid"
+
+
+def _waiting_rtms_started(*statuses: InboxStatus) -> QuerySet[InboundEvent]:
+    """rtms_started events in the inbox with one of ``statuses``: streams announced but not yet stored."""
+    return InboundEvent.objects.filter(status__in=statuses, event_type="meeting.rtms_started")
+
+
 def _policy() -> Policy:
     return Policy(
         restart_backoff=settings.RECONCILE_RESTART_BACKOFF,
@@ -59,11 +67,7 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
     meetings = Meeting.objects.filter(account=account, state=MeetingState.LIVE).prefetch_related("streams")
     erased = set(meetings.filter(erasure__isnull=False).values_list("pk", flat=True))
     # rtms_started events not yet applied (a busy worker): their streams are late, not lost.
-    pending_starts = set(
-        InboundEvent.objects.filter(
-            status=InboxStatus.PENDING, event_type="meeting.rtms_started"
-        ).values_list("payload__payload__meeting_uuid", flat=True)
-    )
+    pending_starts = set(_waiting_rtms_started(InboxStatus.PENDING).values_list(MEETING_UUID_PATH, flat=True))
     return tuple(
         KnownMeeting(
             pk=m.pk,
@@ -90,11 +94,8 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
 
 
 def _start_event_waiting(uuid: str) -> bool:
-    return InboundEvent.objects.filter(
-        status__in=[InboxStatus.PENDING, InboxStatus.QUARANTINED],
-        event_type="meeting.rtms_started",
-        payload__payload__meeting_uuid=uuid,
-    ).exists()
+    waiting = _waiting_rtms_started(InboxStatus.PENDING, InboxStatus.QUARANTINED)
+    return waiting.filter(**{MEETING_UUID_PATH: uuid}).exists()
 
 
 def _end(meeting_pk: int, clock: Clock) -> None:
@@ -235,10 +236,12 @@ class _Applier:
         api_factory: ApiFactory,
         past: _PastListing,
         clock: Clock,
+        api: ZoomApi,
     ) -> None:
         self._run, self._account, self._api_factory = run, account, api_factory
         self._past, self._clock = past, clock
         self._local = threading.local()
+        self._local.api = api  # the run's own client serves the actions applied on this thread
 
     def _api(self) -> ZoomApi:
         api: ZoomApi | None = getattr(self._local, "api", None)
@@ -279,7 +282,7 @@ def reconcile_account(
     observed = observe_live(api, account.zoom_account_id, now, wait_until=started + box / 2)
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
     past = _PastListing(api, account, now)
-    applier = _Applier(run, account, api_factory, past, clock)
+    applier = _Applier(run, account, api_factory, past, clock, api)
     deadline = started + box
     # Bookkeeping and end confirmations first, here (cheap, and one past listing serves them all); then the
     # repairs that call Zoom, on threads.
