@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from controlplane import timing
+from controlplane.deployment import default_channel_layer_prefix
 from controlplane.env import (
     env_bool,
     env_choice,
@@ -195,10 +196,21 @@ CACHES = {
 # memory, instead of one Redis list entry per watching client (bench/fanout.py: 200 clients on one meeting).
 # Delivery is at most once, which the live page allows for: a consumer that sees a gap in seq reads the
 # missing lines from the region's database (live/consumers.py).
+#
+# Redis pub/sub ignores the database number in REDIS_URL: two deployments on one Redis server (staging beside
+# production, two regional stacks) share every channel whose prefix they share, and a live page would show
+# the other deployment's transcript lines (issue #19). So the prefix names the deployment: by default its
+# control database (host, port and name, which all its processes share). Set CHANNEL_LAYER_PREFIX where
+# the processes of one deployment spell DATABASE_URL differently.
+CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "") or default_channel_layer_prefix(
+    DATABASES["default"]
+)
+if not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", CHANNEL_LAYER_PREFIX):
+    raise ImproperlyConfigured("CHANNEL_LAYER_PREFIX: 1-80 letters, digits, '.', '_' or '-'")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "rtms-live"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
 

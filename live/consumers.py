@@ -30,6 +30,7 @@ from live.selectors import (
     newest_stream_id,
     segments_after,
     segments_of_stream_after,
+    streams_of_meeting,
 )
 from live.services import transcript_view_record
 from live.states import StateView, shown_state
@@ -59,10 +60,17 @@ def _query_param(scope: dict[str, Any], name: str) -> str | None:
 _Consumer = JsonConsumerWithoutConnectionCheck
 
 
+FOREIGN_STREAMS_REMEMBERED = 1024
+
+
 class TranscriptConsumer(_Consumer):
     meeting: Meeting
     group: str = ""
     seen: dict[int, int]
+    # Streams known to be (not) this meeting's: a segment is forwarded only if its stream is the meeting's,
+    # whatever reached the group (issue #19: another deployment on the same Redis once did).
+    own_streams: set[int]
+    foreign_streams: set[int]
     stream_id: int | None = None
     transition_id: int = 0
     meeting_ended: bool = False
@@ -86,6 +94,7 @@ class TranscriptConsumer(_Consumer):
             return
         # Group first, then the database: a segment committed meanwhile arrives live, or is in the catch-up,
         # or both (then `seen` drops the second copy); it is never in neither.
+        self.own_streams, self.foreign_streams = set(), set()
         self.group = meeting_group(meeting_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.seen, catch_up, state = await db(self._catch_up)(cursor.resolve, scope_client_ip(self.scope))
@@ -121,7 +130,9 @@ class TranscriptConsumer(_Consumer):
 
     # --- group messages ------------------------------------------------------------------------------
     async def transcript_segments(self, event: dict[str, Any]) -> None:
-        segments: list[dict[str, Any]] = event["segments"]
+        segments = await self._own_segments(event["segments"])
+        if not segments:
+            return
         holes = gaps(self.seen, segments)
         if holes:
             logger.info("live.gap_filled", extra={"meeting_id": self.meeting.pk, "streams": sorted(holes)})
@@ -132,6 +143,24 @@ class TranscriptConsumer(_Consumer):
         fresh = fresh_segments(self.seen, segments)
         if fresh:
             await self.send(text_data=_segments_text(fresh))
+
+    async def _own_segments(self, segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The segments of this meeting's streams; the others are dropped (and counted in the log)."""
+        mine = [s for s in segments if s.get("meeting_id", self.meeting.pk) == self.meeting.pk]
+        unknown = {int(s["stream_id"]) for s in mine} - self.own_streams - self.foreign_streams
+        if unknown:
+            found = await db(streams_of_meeting)(self.meeting.pk, unknown)
+            self.own_streams |= found
+            if len(self.foreign_streams) > FOREIGN_STREAMS_REMEMBERED:
+                self.foreign_streams.clear()
+            self.foreign_streams |= unknown - found
+        own = [s for s in mine if int(s["stream_id"]) in self.own_streams]
+        if len(own) < len(segments):
+            logger.warning(
+                "live.foreign_segments_dropped",
+                extra={"meeting_id": self.meeting.pk, "dropped": len(segments) - len(own)},
+            )
+        return own
 
     async def live_state(self, event: dict[str, Any]) -> None:
         stream_id, transition_id = event["stream_id"], int(event["transition_id"])

@@ -62,6 +62,13 @@ def newest_stream_id(meeting_id: int) -> int | None:
     )
 
 
+def streams_of_meeting(meeting_id: int, among: Iterable[int]) -> set[int]:
+    """Which of ``among`` are streams of the meeting (a live page forwards only those)."""
+    return set(
+        RtmsStream.objects.filter(meeting_id=meeting_id, pk__in=list(among)).values_list("pk", flat=True)
+    )
+
+
 def segments_after(meeting: Meeting, seen: dict[int, int]) -> list[dict[str, Any]]:
     """The meeting's segments the reader has not seen (by stream and seq), ordered by stream, then seq."""
     if meeting.region is None:

@@ -18,6 +18,11 @@ CHANNEL_LAG = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200),
 )
 SIGNATURE_FAILURES = Counter("rtms_webhook_rejected_total", "Webhooks refused", ["reason"])
+REFUSED = Counter(
+    "rtms_event_deliveries_refused_total",
+    "Authenticated deliveries refused because their body could not be stored (rtms/inbox/refused.py)",
+    ["channel", "reason"],
+)
 ENQUEUE_FAILURES = Counter(
     "rtms_inbox_enqueue_failures_total",
     "Committed inbox rows whose route task was not published (the sweeper re-enqueues them)",

@@ -34,6 +34,7 @@ from rtms.models import (
     InboundEvent,
     Meeting,
     MeetingTransition,
+    RefusedDelivery,
     RtmsStream,
     StreamTransition,
     TranscriptSegment,
@@ -223,6 +224,16 @@ class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     search_fields = ["dedupe_key"]
     date_hierarchy = "received_at"
     actions = [reroute_quarantined]
+
+
+@admin.register(RefusedDelivery)
+class RefusedDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Deliveries whose body could not be stored: when, over which channel, which event type and why.
+    No payload and no region (nothing of the body was kept), so no region scope to apply."""
+
+    list_display = ["received_at", "channel", "event_type", "reason"]
+    list_filter = ["reason", "channel"]
+    date_hierarchy = "received_at"
 
 
 class SegmentRegionFilter(admin.SimpleListFilter):

@@ -10,9 +10,10 @@ from django.db import transaction
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from rtms.inbox.publish import enqueue_route
+from rtms.inbox.refused import delivery_refuse
 from rtms.inbox.store import Stored, inbox_store
 from rtms.models import Channel, InboxStatus
-from rtms.zoom.protocol import ProtocolError, UrlValidation, ZoomEvent, parse_event
+from rtms.zoom.protocol import ProtocolError, UrlValidation, ZoomEvent, check_storable, parse_event
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,14 @@ class Ingested:
 
 
 def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> Ingested:
-    """Raises ProtocolError for a body that is not a well-formed Zoom event."""
-    event = parse_event(body)
+    """Raises ProtocolError for a body that is not a well-formed, storable Zoom event, after counting and
+    recording the refusal (rtms/inbox/refused.py): nothing of such a body is stored."""
+    try:
+        check_storable(body)
+        event = parse_event(body)
+    except ProtocolError as exc:
+        delivery_refuse(channel=channel, reason=exc.reason, body=body, clock=clock)
+        raise
     if isinstance(event, UrlValidation):
         return Ingested(event=event, stored=None)
     assert isinstance(body, dict)  # parse_event accepted it, so it is an object

@@ -1,13 +1,14 @@
 """``POST /zoom/webhook`` (contract): verify, store, enqueue after commit, answer. No Zoom call, no slow work.
 
 Answers: 200 stored (also for event types we do not know: stored and ignored), 200 with the token pair for
-``endpoint.url_validation``, 400 malformed, 401 bad or stale signature, 405 wrong method, 413 too large,
-503 when no webhook secret is configured (so Zoom retries once an operator fixes it).
+``endpoint.url_validation``, 400 malformed or not storable (NUL, lone surrogates, over-deep nesting,
+over-long fields: counted and recorded, nothing of it stored or logged; rtms/inbox/refused.py), 401 bad
+or stale signature, 405 wrong method, 413 too large, 503 when no webhook secret is configured (so Zoom
+retries once an operator fixes it).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -21,8 +22,9 @@ from django.views.decorators.http import require_POST
 from controlplane.clock import SYSTEM_CLOCK
 from rtms import metrics
 from rtms.inbox.receive import ingest
+from rtms.inbox.refused import delivery_refuse
 from rtms.models import Channel, ZoomAccount
-from rtms.zoom.protocol import ProtocolError, UrlValidation
+from rtms.zoom.protocol import ProtocolError, UrlValidation, loads_body
 from rtms.zoom.signing import url_validation_response, verify_webhook
 
 logger = logging.getLogger(__name__)
@@ -89,14 +91,16 @@ def zoom_webhook(request: HttpRequest) -> JsonResponse:
         return _error(401, f"webhook refused: {reason.replace('_', ' ')}")
 
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        metrics.SIGNATURE_FAILURES.labels("malformed").inc()
-        return _error(400, "body is not valid JSON")
-    try:
-        result = ingest(body, channel=Channel.WEBHOOK)
+        body = loads_body(raw)
     except ProtocolError as exc:
         metrics.SIGNATURE_FAILURES.labels("malformed").inc()
+        delivery_refuse(channel=Channel.WEBHOOK, reason=exc.reason)
+        return _error(400, "body is not valid JSON")
+    try:
+        result = ingest(body, channel=Channel.WEBHOOK)  # records its own refusals
+    except ProtocolError as exc:
+        metrics.SIGNATURE_FAILURES.labels("malformed").inc()
+        # The message names the field, never its value (rtms/zoom/protocol/fields.py).
         return _error(400, f"not a Zoom event: {exc}")
     if isinstance(result.event, UrlValidation):
         secret = next(s for s, v in zip(secrets, verdicts, strict=True) if v.ok)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rtms.models.accounts import AccountMode, ZoomAccount
 from rtms.models.audit import AppendOnlyError, AuditLog
-from rtms.models.inbox import Channel, InboundEvent, InboxStatus
+from rtms.models.inbox import Channel, InboundEvent, InboxStatus, RefusedDelivery
 from rtms.models.leases import Lease
 from rtms.models.meetings import Meeting, MeetingTransition, RtmsStream, StreamTransition
 from rtms.models.transcripts import TranscriptSegment
@@ -17,6 +17,7 @@ __all__ = [
     "Lease",
     "Meeting",
     "MeetingTransition",
+    "RefusedDelivery",
     "RtmsStream",
     "StreamTransition",
     "TranscriptSegment",

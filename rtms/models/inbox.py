@@ -50,3 +50,22 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} @ {self.event_ts}"
+
+
+class RefusedDelivery(models.Model):
+    """A signed delivery refused because its body could not be stored safely (rtms/inbox/refused.py).
+
+    Kept so that an operator can see that, when and why Zoom's deliveries were refused, never what they
+    said: no payload, no id from it, only its event type reduced to printable ASCII."""
+
+    received_at = models.DateTimeField(db_index=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    event_type = models.CharField(max_length=100, blank=True, help_text="as the body named it, if it did")
+    reason = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "refused deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type or '?'} ({self.reason})"

@@ -109,6 +109,7 @@ class EventSubscription:
         on_event: Callable[[dict[str, object]], Awaitable[None]],
         on_connected: Callable[[], Awaitable[None]] | None = None,
         on_disconnected: Callable[[str], Awaitable[None]] | None = None,
+        on_refused: Callable[[str], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -117,6 +118,9 @@ class EventSubscription:
         self._on_event = on_event
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
+        # Told the reason of each frame that could not be read (ProtocolError.reason), so the product
+        # counts and records it as it does a refused webhook; the subscription goes on either way.
+        self._on_refused = on_refused
         self._rng = rng or random.Random()
         self._monotonic = monotonic
         self._ids = {"subscription_id": config.subscription_id}
@@ -251,7 +255,7 @@ class EventSubscription:
     async def _await_build_connection(self, ws: ClientConnection) -> str:
         """Frames until build_connection; the caller bounds this with the connect timeout."""
         while True:
-            frame = self._parse(await ws.recv())
+            frame = await self._parse(await ws.recv())
             if isinstance(frame, BuildConnection):
                 if not frame.success:
                     raise _AuthRefused(frame.content)
@@ -271,18 +275,20 @@ class EventSubscription:
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else None
                 return f"closed_{code}"
-            frame = self._parse(raw)
+            frame = await self._parse(raw)
             if isinstance(frame, WsMessage):
                 session.events += 1
                 await self._deliver(frame)
 
-    def _parse(self, raw: str | bytes) -> BuildConnection | Heartbeat | WsMessage | None:
+    async def _parse(self, raw: str | bytes) -> BuildConnection | Heartbeat | WsMessage | None:
         """A known frame, or None for one to skip (bad JSON, unknown module): logged, never fatal."""
         try:
             text = raw.decode() if isinstance(raw, bytes) else raw
             frame = parse_ws_frame(text)
         except (ProtocolError, UnicodeDecodeError) as exc:
             logger.warning("events.bad_frame", extra={**self._ids, "error": type(exc).__name__})
+            reason = exc.reason if isinstance(exc, ProtocolError) else "invalid_json"
+            await self._callback(self._on_refused, "on_refused", reason)
             return None
         if isinstance(frame, UnknownFrame):
             logger.warning("events.unknown_frame", extra={**self._ids, "frame_module": frame.module[:64]})

@@ -62,6 +62,7 @@ class Recorder:
         self.connected = 0
         self.disconnected: list[str] = []
         self.fail_on: set[str] = set()
+        self.refused: list[str] = []
 
     async def get_token(self, force_refresh: bool) -> str:
         self.token_calls.append(force_refresh)
@@ -82,6 +83,9 @@ class Recorder:
     async def on_disconnected(self, reason: str) -> None:
         self.disconnected.append(reason)
 
+    async def on_refused(self, reason: str) -> None:
+        self.refused.append(reason)
+
     def subscription(self, url: str, **overrides: Any) -> EventSubscription:
         settings: dict[str, Any] = {
             "heartbeat_interval_s": 0.1,
@@ -96,6 +100,7 @@ class Recorder:
             on_event=self.on_event,
             on_connected=self.on_connected,
             on_disconnected=self.on_disconnected,
+            on_refused=self.on_refused,
             rng=random.Random(42),
         )
 
@@ -319,6 +324,7 @@ async def test_skips_bad_frames_and_survives_a_failing_handler() -> None:
             json.dumps({"no_module": True}),
             message(bodies[1]),
             b"\xff\xfe",
+            json.dumps({"module": "message", "content": '{"event": "x", "event_ts": NaN}'}),
             message(bodies[2]),
         ):
             await ws.send(frame)
@@ -330,6 +336,8 @@ async def test_skips_bad_frames_and_survives_a_failing_handler() -> None:
         await eventually_async(lambda: len(rec.events) == 3)
         assert rec.events == bodies
         assert rec.connected == 1 and rec.disconnected == []
+        # Each frame it could not read was reported with why (an unknown module is not a refusal).
+        assert rec.refused == ["invalid_json", "invalid_json", "malformed", "invalid_json", "invalid_json"]
     assert paths[0].startswith("/ws?tenant=eu&subscriptionId=subEvents-0001&access_token=tok%2Fen%2B")
 
 

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.db import connections
 from django.test import Client
 
 from controlplane.asgi import application
+from live.groups import meeting_group
 from live.publish import PUBLISHER
 from regions.access import group_name_for
 from regions.models import Region
@@ -234,6 +236,39 @@ async def test_a_lost_live_message_is_filled_from_the_database(
     await _gateway_flush([_gateway_segment(stream, 5, "five")])
     message = await ws.receive_json_from(timeout=TIMEOUT)
     assert _segments([message]) == [(stream.pk, 4, "four"), (stream.pk, 5, "five")]
+    await ws.disconnect()
+
+
+async def test_segments_of_a_stream_that_is_not_the_meetings_are_never_forwarded(
+    eu_meeting: Meeting, session_cookie: Cookie, make_meeting: MakeMeeting, make_stream: MakeStream
+) -> None:
+    """Issue #19: whatever reaches the meeting's group (once, another deployment's gateway on the same
+    Redis), the page shows only lines of the meeting's own streams."""
+    cookie = await sync_to_async(session_cookie)("eva", region="eu-central")
+    stream = await sync_to_async(RtmsStream.objects.select_related("region").get)(meeting=eu_meeting)
+    other_meeting = await sync_to_async(make_meeting)(stream.region, topic="Someone else's")
+    other = await sync_to_async(make_stream)(other_meeting, state=StreamState.CONNECTED)
+    ws = await _open(f"/ws/live/{eu_meeting.pk}/", cookie)
+    await _until(ws, "caught_up")
+
+    # A foreign stream's lines sent to this meeting's group, once claiming this meeting's id, once an
+    # unknown stream id: neither is forwarded, nor read as a hole to fill.
+    foreign = _gateway_segment(other, 1, "not yours")
+    claimed = Segment(
+        foreign.region_code, eu_meeting.pk, other.pk, 9, 1, "Mallory", "not yours either", 0, None, 9
+    )
+    unknown = Segment(foreign.region_code, eu_meeting.pk, 987654, 1, 1, "Mallory", "nor this", 0, None, 9)
+    layer = get_channel_layer()
+    assert layer is not None
+    for segment in (claimed, unknown):
+        await layer.group_send(
+            meeting_group(eu_meeting.pk), {"type": "transcript.segments", "segments": [segment.as_message()]}
+        )
+    assert await ws.receive_nothing(timeout=0.5)
+
+    await _gateway_flush([_gateway_segment(stream, 4, "four")])  # its own lines still flow
+    message = await ws.receive_json_from(timeout=TIMEOUT)
+    assert _segments([message]) == [(stream.pk, 4, "four")]
     await ws.disconnect()
 
 

@@ -28,6 +28,7 @@ from rtms import hooks
 from rtms.accounts import account_api_credentials
 from rtms.asyncdb import db
 from rtms.inbox.receive import ingest
+from rtms.inbox.refused import delivery_refuse
 from rtms.leases import LeaderLease
 from rtms.models import Channel, ZoomAccount
 from rtms.zoom.credentials import MissingCredentials
@@ -68,9 +69,10 @@ class AccountSubscriber:
             try:
                 await db(ingest)(body, channel=Channel.WEBSOCKET)
                 return
-            except ProtocolError as exc:
+            except ProtocolError as exc:  # ingest counted and recorded the refusal
                 logger.warning(
-                    "events.malformed_event", extra={"account": self.label, "error": str(exc)[:200]}
+                    "events.malformed_event",
+                    extra={"account": self.label, "reason": exc.reason, "error": str(exc)[:200]},
                 )
                 return
             except DatabaseError as exc:
@@ -81,6 +83,10 @@ class AccountSubscriber:
                 await asyncio.sleep(0.2 * 2**attempt)
         # The reconciler repairs whatever this event would have told us.
         await hooks.ask_reconcile_from_loop(zoom_account_id=self.label, reason="events-store-failed")
+
+    async def _refused(self, reason: str) -> None:
+        """A frame the subscription could not read: refused like a body that cannot be stored."""
+        await db(delivery_refuse)(channel=Channel.WEBSOCKET, reason=reason)
 
     async def _connected(self) -> None:
         CONNECTED.labels(self.label).set(1)
@@ -104,6 +110,7 @@ class AccountSubscriber:
             on_event=self._store,
             on_connected=self._connected,
             on_disconnected=self._disconnected,
+            on_refused=self._refused,
         )
         try:
             await subscription.run(sub_stop)

@@ -9,6 +9,8 @@ follows /work/shared/docs/zoom-protocol.md (cited per section). No I/O, no setti
   the field but never echoes its value.
 - ``events``: webhook and event-subscription event bodies, ``parse_event`` (§4.6), ``dedupe_key``
   (§4.5) and ``data_centre_hint`` (§2.1).
+- ``body``: a body before parsing, ``loads_body`` (strict JSON) and ``check_storable`` (every part of
+  it fits the inbox's ``jsonb``: no NUL, no lone surrogate, bounded strings and depth).
 - ``event_frames``: the event-subscription WebSocket frames, ``parse_ws_frame`` and
   ``heartbeat_frame`` (§5).
 - ``rtms_requests``: the RTMS signaling/media messages we send (§2.3).
@@ -17,6 +19,7 @@ follows /work/shared/docs/zoom-protocol.md (cited per section). No I/O, no setti
 
 from __future__ import annotations
 
+from rtms.zoom.protocol.body import check_storable, loads_body
 from rtms.zoom.protocol.codes import (
     AudioChannel,
     Codec,
@@ -59,6 +62,13 @@ from rtms.zoom.protocol.events import (
     parse_event,
 )
 from rtms.zoom.protocol.fields import (
+    MAX_ACCOUNT_ID,
+    MAX_EMAIL,
+    MAX_HOST_ID,
+    MAX_MEETING_UUID,
+    MAX_STREAM_ID,
+    MAX_TOPIC,
+    REASONS,
     ProtocolError,
 )
 from rtms.zoom.protocol.rtms_messages import (
@@ -85,6 +95,13 @@ from rtms.zoom.protocol.rtms_requests import (
 )
 
 __all__ = [
+    "MAX_ACCOUNT_ID",
+    "MAX_EMAIL",
+    "MAX_HOST_ID",
+    "MAX_MEETING_UUID",
+    "MAX_STREAM_ID",
+    "MAX_TOPIC",
+    "REASONS",
     "AudioChannel",
     "AudioData",
     "BuildConnection",
@@ -127,12 +144,14 @@ __all__ = [
     "WsMessage",
     "ZoomEvent",
     "ZoomStreamState",
+    "check_storable",
     "client_ready_ack",
     "data_centre_hint",
     "dedupe_key",
     "event_subscription",
     "heartbeat_frame",
     "keep_alive_resp",
+    "loads_body",
     "media_handshake_req",
     "parse_event",
     "parse_rtms_message",

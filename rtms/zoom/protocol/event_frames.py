@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from rtms.zoom.protocol.body import loads_body
 from rtms.zoom.protocol.fields import _MAX_EVENT_NAME, ProtocolError, _opt_str, _require_dict, _str
 
 __all__ = [
@@ -48,10 +49,7 @@ WsFrame: TypeAlias = BuildConnection | Heartbeat | WsMessage | UnknownFrame
 
 
 def _loads(text: str | bytes, where: str) -> object:
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError, UnicodeDecodeError):
-        raise ProtocolError(f"{where}: invalid JSON") from None
+    return loads_body(text, where)
 
 
 def parse_ws_frame(text: str) -> WsFrame:

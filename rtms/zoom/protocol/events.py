@@ -25,6 +25,12 @@ from rtms.zoom.protocol.fields import (
     _MAX_ID,
     _MAX_SERVER_URLS,
     _MAX_URL,
+    MAX_ACCOUNT_ID,
+    MAX_EMAIL,
+    MAX_HOST_ID,
+    MAX_MEETING_UUID,
+    MAX_STREAM_ID,
+    MAX_TOPIC,
     ProtocolError,
     _id,
     _int,
@@ -203,14 +209,14 @@ def _tracking_fields(obj: Mapping[str, object], where: str) -> tuple[TrackingFie
 
 
 def _parse_meeting(event: str, event_ts: int, payload: dict[str, object]) -> MeetingStarted | MeetingEnded:
-    account_id = _id(payload, "account_id", "payload")
+    account_id = _id(payload, "account_id", "payload", max_len=MAX_ACCOUNT_ID)
     obj = _require_dict(payload.get("object"), "payload.object")
     where = "payload.object"
-    meeting_uuid = _id(obj, "uuid", where)
+    meeting_uuid = _id(obj, "uuid", where, max_len=MAX_MEETING_UUID)
     meeting_id = _meeting_id(obj, "id", where)
-    host_id = _id(obj, "host_id", where)
-    host_email = _opt_str(obj, "host_email", where, max_len=320) or None
-    topic = _opt_str(obj, "topic", where) or ""
+    host_id = _id(obj, "host_id", where, max_len=MAX_HOST_ID)
+    host_email = _opt_str(obj, "host_email", where, max_len=MAX_EMAIL) or None
+    topic = _opt_str(obj, "topic", where, max_len=MAX_TOPIC) or ""
     start_time = _opt_datetime(obj, "start_time", where)
     tracking_fields = _tracking_fields(obj, where)
     if event == "meeting.started":
@@ -257,8 +263,8 @@ def _split_server_urls(payload: Mapping[str, object]) -> tuple[str, ...]:
 def _parse_rtms(event: str, event_ts: int, payload: dict[str, object]) -> ZoomEvent:
     prefix, _, kind = event.partition(".")
     product, uuid_key, id_key = _RTMS_PRODUCTS[prefix]
-    instance_uuid = _id(payload, uuid_key, "payload")
-    stream_id = _id(payload, "rtms_stream_id", "payload")
+    instance_uuid = _id(payload, uuid_key, "payload", max_len=MAX_MEETING_UUID)
+    stream_id = _id(payload, "rtms_stream_id", "payload", max_len=MAX_STREAM_ID)
     if kind == "rtms_started":
         return RtmsStarted(
             event=event,
@@ -267,7 +273,7 @@ def _parse_rtms(event: str, event_ts: int, payload: dict[str, object]) -> ZoomEv
             rtms_stream_id=stream_id,
             server_urls=_split_server_urls(payload),
             operator_id=_id(payload, "operator_id", "payload"),
-            account_id=_opt_id(payload, "account_id", "payload"),
+            account_id=_opt_id(payload, "account_id", "payload", max_len=MAX_ACCOUNT_ID),
             meeting_id=_opt_meeting_id(payload, id_key, "payload"),
             product=product,
         )
@@ -295,12 +301,13 @@ def _parse_concurrency(event: str, event_ts: int, payload: dict[str, object]) ->
         raw_ids = _require_dict(raw, "payload.id_field")
         if len(raw_ids) > 8:
             raise ProtocolError("payload.id_field: too many keys")
-        for key in raw_ids:
+        for i, key in enumerate(raw_ids):
+            # The message names the key by position: a key is the sender's text, never echoed.
             if len(key) > _MAX_EVENT_NAME:
-                raise ProtocolError("payload.id_field: key too long")
-            id_field[key] = _id(raw_ids, key, "payload.id_field")
+                raise ProtocolError(f"payload.id_field[{i}]: key too long", reason="field_too_long")
+            id_field[key] = _id({"value": raw_ids[key]}, "value", f"payload.id_field[{i}]")
     if "meeting_uuid" not in id_field and payload.get("meeting_uuid") is not None:
-        id_field["meeting_uuid"] = _id(payload, "meeting_uuid", "payload")
+        id_field["meeting_uuid"] = _id(payload, "meeting_uuid", "payload", max_len=MAX_MEETING_UUID)
     return ConcurrencyLimited(
         event=event,
         event_ts=event_ts,

@@ -18,7 +18,22 @@ __all__ = ["ProtocolError"]
 
 
 class ProtocolError(ValueError):
-    """Input that does not follow the Zoom protocol. The message names the field, not its value."""
+    """Input that does not follow the Zoom protocol. The message names the field, not its value; ``reason``
+    is a short code for metrics and records (one of ``REASONS``)."""
+
+    def __init__(self, message: str, *, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# Why a body was refused: a label value of rtms_event_deliveries_refused_total, kept on the refusal record.
+REASONS: Final = (
+    "malformed",  # not the shape of a Zoom event
+    "invalid_json",  # not JSON at all, or numbers JSON cannot carry (NaN, Infinity, 4300+ digits)
+    "too_deep",  # nested deeper than any Zoom body
+    "field_too_long",  # a string longer than its column, or than any Zoom field
+    "unstorable_text",  # NUL or a lone surrogate: PostgreSQL cannot store it, UTF-8 cannot encode it
+)
 
 
 _INT64_MAX: Final = 2**63 - 1
@@ -31,6 +46,16 @@ _MAX_TEXT: Final = 2048
 _MAX_URL: Final = 2048
 _MAX_SERVER_URLS: Final = 8192
 _MAX_MEETING_ID_DIGITS: Final = 19
+
+# The columns these values are stored in (rtms/models/meetings.py, accounts.py); a longer value is no
+# Zoom value, and refusing it here beats a DataError in a worker, retried until the event fails.
+# tests/unit/rtms/zoom/test_protocol_limits.py keeps the two in step.
+MAX_MEETING_UUID: Final = 128
+MAX_STREAM_ID: Final = 64
+MAX_HOST_ID: Final = 64
+MAX_ACCOUNT_ID: Final = 64
+MAX_TOPIC: Final = 300  # Zoom's own limit is 200 characters
+MAX_EMAIL: Final = 320
 
 _UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
 
@@ -71,11 +96,11 @@ def _str(obj: Mapping[str, object], key: str, where: str, *, max_len: int = _MAX
     if not isinstance(value, str):
         raise ProtocolError(f"{where}.{key}: expected a string")
     if len(value) > max_len:
-        raise ProtocolError(f"{where}.{key}: too long")
+        raise ProtocolError(f"{where}.{key}: too long", reason="field_too_long")
     # PostgreSQL text cannot hold NUL, and a lone surrogate (which "\udcff" in JSON decodes to)
     # cannot be encoded as UTF-8 at all; both would fail later, far from here.
     if _UNSTORABLE.search(value):
-        raise ProtocolError(f"{where}.{key}: contains NUL or a lone surrogate")
+        raise ProtocolError(f"{where}.{key}: contains NUL or a lone surrogate", reason="unstorable_text")
     return value
 
 
@@ -85,18 +110,18 @@ def _opt_str(obj: Mapping[str, object], key: str, where: str, *, max_len: int = 
     return _str(obj, key, where, max_len=max_len)
 
 
-def _id(obj: Mapping[str, object], key: str, where: str) -> str:
+def _id(obj: Mapping[str, object], key: str, where: str, *, max_len: int = _MAX_ID) -> str:
     """An opaque Zoom identifier: non-empty, bounded, printable (it ends up in keys, URLs and logs)."""
-    value = _str(obj, key, where, max_len=_MAX_ID)
+    value = _str(obj, key, where, max_len=max_len)
     if not value or not value.isprintable():
         raise ProtocolError(f"{where}.{key}: expected a non-empty printable identifier")
     return value
 
 
-def _opt_id(obj: Mapping[str, object], key: str, where: str) -> str | None:
+def _opt_id(obj: Mapping[str, object], key: str, where: str, *, max_len: int = _MAX_ID) -> str | None:
     if obj.get(key) is None:
         return None
-    return _id(obj, key, where)
+    return _id(obj, key, where, max_len=max_len)
 
 
 # zoom-protocol.md §4.6: meeting ids are numeric, but Rivet and the doc example type `object.id` as a

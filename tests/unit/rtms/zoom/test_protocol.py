@@ -447,7 +447,7 @@ _DELETE = object()
                 "event_ts": 1,
                 "payload": {"operator_id": "o", "concurrency_number": 1, "id_field": {"meeting_uuid": 3}},
             },
-            "payload.id_field.meeting_uuid",
+            "payload.id_field[0]",  # by position: a key is the sender's text, never echoed
         ),
     ],
 )
@@ -530,11 +530,14 @@ def test_dedupe_key_is_stable_across_runs_when_hashed() -> None:
 
 
 def test_dedupe_key_is_bounded_when_ids_and_names_are_long() -> None:
-    long_stream = rtms_started(rtms_stream_id="s" * 256)
-    key = dedupe_key(parse_event(long_stream), long_stream)
-    assert len(key) <= 255 and key.startswith("meeting.rtms_started:h:")
-    other = rtms_started(rtms_stream_id="s" * 255 + "t")
-    assert dedupe_key(parse_event(other), other) != key
+    # Ids are bounded by their columns now (issue #19), so the longest RTMS key fits unhashed...
+    longest = rtms_started(rtms_stream_id="s" * 64, meeting_uuid="u" * 128)
+    key = dedupe_key(parse_event(longest), longest)
+    assert len(key) <= 255 and key == f"meeting.rtms_started:{'s' * 64}:{longest['event_ts']}"
+    # ...and a longer id is no Zoom id: refused, never keyed.
+    with pytest.raises(ProtocolError) as refused:
+        parse_event(rtms_started(rtms_stream_id="s" * 65))
+    assert refused.value.reason == "field_too_long"
     unknown = {"event": "e" * 128, "event_ts": 2**63 - 1, "payload": {"x": "y" * 10_000}}
     assert len(dedupe_key(parse_event(unknown), unknown)) <= 255
 

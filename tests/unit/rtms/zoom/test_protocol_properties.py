@@ -329,14 +329,17 @@ def _mutations(draw: st.DrawFn, valid: st.SearchStrategy[Any]) -> Any:
 _ID_CHARS = st.characters(categories=("L", "M", "N", "P", "S"), include_characters=" ")
 # _str's contract: no NUL, no lone surrogate.
 _STORABLE_CHARS = st.characters(codec="utf-8", exclude_characters="\x00")
-ids = st.text(_ID_CHARS, min_size=1, max_size=24) | st.just("i" * 256)
+# At the boundary too: 64 is the shortest column an id is stored in (host and stream ids, issue #19).
+ids = st.text(_ID_CHARS, min_size=1, max_size=24) | st.just("i" * 64)
 storable_text = st.text(_STORABLE_CHARS, max_size=60) | st.just("t" * 2048)
+topics = st.text(_STORABLE_CHARS, max_size=60) | st.just("t" * 300)  # the topic column's length
 timestamps = st.integers(0, INT64_MAX)
 int64s = st.integers(-(2**63), INT64_MAX)
 int32s = st.integers(*INT32)
-# Payloads that round-trip through JSON unchanged (NaN is not equal to itself).
+# Payloads that round-trip through JSON unchanged (NaN is not equal to itself) and that jsonb can hold (no
+# Infinity: strict JSON refuses it, rtms/zoom/protocol/body.py).
 plain_json: st.SearchStrategy[Any] = st.recursive(
-    st.none() | st.booleans() | int64s | st.floats(allow_nan=False) | storable_text,
+    st.none() | st.booleans() | int64s | st.floats(allow_nan=False, allow_infinity=False) | storable_text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=3),
     max_leaves=8,
 )
@@ -387,7 +390,7 @@ def meeting_events(draw: st.DrawFn) -> tuple[dict[str, Any], ZoomEvent]:
         "timezone": "America/Los_Angeles",
     }
     host_email = _optional(draw, st.text(_STORABLE_CHARS, max_size=320))
-    topic = _optional(draw, storable_text)
+    topic = _optional(draw, topics)
     start, end = _optional(draw, _datetimes()), _optional(draw, _datetimes())
     entries = _optional(
         draw,
