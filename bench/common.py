@@ -57,6 +57,8 @@ def production_env(**overrides: str) -> dict[str, str]:
             "SECURE_SSL_REDIRECT": "false",
             # INFO logs one JSON line per event; WARNING keeps logging out of the measurement.
             "LOG_LEVEL": "WARNING",
+            # One database for everything, by explicit opt-in: residency fails closed without a mapping.
+            "REGION_DATABASES": '{"*": "default"}',
             "PYTHONUNBUFFERED": "1",
         }
     )

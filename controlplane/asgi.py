@@ -20,6 +20,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from live.routing import websocket_urlpatterns  # noqa: E402
+from regions.startup import refuse_unstorable_regions  # noqa: E402
+
+# Residency fails closed: no web process serves while an active region has no content database.
+refuse_unstorable_regions("web")
 
 # Everything loaded so far lives as long as the process. Moving it out of the collector's reach keeps
 # full collections short; without this they paused request handling for tens of milliseconds under load.

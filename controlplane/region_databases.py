@@ -1,10 +1,11 @@
 """REGION_DATABASES: which database alias holds each region's content.
 
 The variable is a JSON object from region code to a database URL (or the word ``default``). The key ``*``
-is the fallback for regions not listed. Unset, every region uses the default database, which is the
-single-server setup. Once regions are listed without ``*``, a region that is not listed has *no* content
-storage and writing its content fails loudly: silently storing an EU meeting in a central database is the
-failure this setting exists to prevent.
+is the fallback for regions not listed. A region with neither has *no* content storage: writing its content
+fails loudly, and the processes refuse to start while such a region is active (regions/startup.py).
+Unset, no region has storage (issue #19: residency fails closed). Keeping content in the control database
+is an explicit opt-in, ``{"*": "default"}`` (the single-server setup), which ``check --deploy`` reports:
+silently storing an EU meeting in a central database is the failure this setting exists to prevent.
 
 Regions that share a URL share one alias, so one physical database is never migrated twice.
 """
@@ -29,7 +30,7 @@ class RegionDatabases:
     extra_aliases: dict[str, str] = field(default_factory=dict)
     # region code -> alias
     by_region: dict[str, str] = field(default_factory=dict)
-    fallback_alias: str | None = DEFAULT_ALIAS
+    fallback_alias: str | None = None
 
     @property
     def content_aliases(self) -> frozenset[str]:
@@ -40,6 +41,12 @@ class RegionDatabases:
 
     def alias_for(self, region_code: str) -> str | None:
         return self.by_region.get(region_code, self.fallback_alias)
+
+    @property
+    def in_control_database(self) -> list[str]:
+        """The keys (region codes, or "*") whose content the mapping puts in the control database."""
+        keys = [code for code, alias in sorted(self.by_region.items()) if alias == DEFAULT_ALIAS]
+        return keys + ([FALLBACK_KEY] if self.fallback_alias == DEFAULT_ALIAS else [])
 
 
 def alias_name(region_code: str) -> str:

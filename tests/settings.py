@@ -1,6 +1,6 @@
 """Settings for the test suite: the production settings module, fed a test environment.
 
-Nothing here changes behaviour; it only fills in variables a developer's shell would not have. Two real
+It fills in variables a developer's shell would not have; the few settings it changes below say why. Two real
 PostgreSQL databases are configured so the region router is tested across separate databases: EU content
 goes to its own database, every other region falls back to the default one.
 """
@@ -37,6 +37,9 @@ from controlplane.settings import *  # noqa: E402,F403
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405  (WhiteNoise warns about a missing root)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in admin tests
+# Tests import the ASGI app while collecting, when pytest-django blocks the database; the processes the
+# end-to-end tests start run controlplane.settings and check (tests/integration/test_region_storage.py).
+REGION_STORAGE_CHECK_AT_STARTUP = False
 
 if TEST_RUN_ID:
     for _conf in DATABASES.values():  # noqa: F405

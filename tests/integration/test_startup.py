@@ -16,6 +16,11 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "rtms.example.com",
     "DOTENV_PATH": "/nonexistent/.env",
     "PATH": os.environ.get("PATH", ""),
+    # Each region's content in a database of its own (residency fails closed without a mapping).
+    "REGION_DATABASES": (
+        '{"eu-central": "postgres://db-eu.internal/rtms_eu", "us-east": "postgres://db-us.internal/rtms_us",'
+        ' "ap-southeast": "postgres://db-ap.internal/rtms_ap"}'
+    ),
 }
 
 

@@ -19,11 +19,13 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import start_http_server
 
 from controlplane.runtime.asyncio_tls import limit_tls_read_buffers
 from regions.models import Region
+from regions.startup import refuse_unstorable_regions
 from rtms.gateway import metrics
 from rtms.gateway.notify import listen_for_region
 from rtms.gateway.runner import Gateway, GatewayConfig
@@ -56,6 +58,10 @@ class Command(BaseCommand):
         code = options["region"]
         if not Region.objects.filter(code=code, active=True).exists():
             raise CommandError(f"unknown or inactive region {code!r}")
+        try:
+            refuse_unstorable_regions("gateway")
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
         if options["capacity"] < 1:
             raise CommandError("--capacity must be at least 1")
         if options["metrics_port"]:

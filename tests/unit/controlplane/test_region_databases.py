@@ -7,11 +7,21 @@ from controlplane.region_databases import RegionDatabasesError, parse_region_dat
 DEFAULT = "postgres://h/main"
 
 
-def test_unset_means_every_region_uses_the_default_database() -> None:
+def test_unset_means_no_region_has_storage() -> None:
+    # Issue #19: residency fails closed; the control database holds content only by explicit opt-in.
     config = parse_region_databases({}, DEFAULT)
-    assert config.alias_for("eu-central") == "default"
+    assert config.alias_for("eu-central") is None
     assert config.extra_aliases == {}
-    assert config.content_aliases == {"default"}
+    assert config.content_aliases == frozenset()
+    assert config.in_control_database == []
+
+
+def test_the_opt_in_to_the_control_database_is_explicit_and_named() -> None:
+    config = parse_region_databases({"*": "default"}, DEFAULT)
+    assert config.alias_for("eu-central") == "default"
+    assert config.in_control_database == ["*"]
+    mixed = parse_region_databases({"eu-central": "postgres://h/eu", "us-east": "default"}, DEFAULT)
+    assert mixed.in_control_database == ["us-east"]
 
 
 def test_listed_regions_get_their_own_alias_and_shared_urls_share_one() -> None:
