@@ -19,13 +19,12 @@ from django.db.models.functions import JSONObject
 
 from regions.storage import content_alias
 from rtms.gateway.audio import region_media_root
+from rtms.inbox.redaction import REDACTED_KEY
 from rtms.models import InboundEvent, TranscriptSegment
 
 logger = logging.getLogger(__name__)
 
 DELETE_BATCH: Final = 2000
-# Top-level key of a payload that has been replaced by a stub; Zoom bodies never carry it.
-REDACTED_KEY: Final = "redacted"
 
 
 def segment_queryset(region_code: str) -> QuerySet[TranscriptSegment]:
@@ -102,7 +101,8 @@ def _remove_if_empty(directory: Path, *, stop_at: Path) -> None:
 
 
 def payloads_scrub(qs: QuerySet[InboundEvent], *, why: str, dry_run: bool = False) -> int:
-    """Replace raw Zoom bodies by a stub that keeps only the event type and time (no personal data)."""
+    """Replace raw Zoom bodies by a stub that keeps only the event type and time (no personal data); the
+    same stub as rtms/inbox/redaction.py's ``payload_stub``."""
     todo = qs.exclude(payload__has_key=REDACTED_KEY)
     if dry_run:
         return todo.count()

@@ -7,8 +7,15 @@ steps are ordered so that a crash anywhere leaves a state the next request compl
 1. the tombstone is committed first (``completed_at`` empty: "erasure asked for, not finished");
 2. transcript segments are deleted in the region's database (batches; re-running deletes what is left);
 3. audio files are deleted from the region's media root (re-running finds fewer files);
-4. in one control-database transaction: host and topic are blanked, inbox payloads replaced by stubs,
-   the tombstone is completed and the ``meeting.erase`` audit row written.
+4. in one control-database transaction: host and topic are blanked, the payload of every inbox row that
+   names the meeting (``inbox_rows_naming``) replaced by a stub, the tombstone completed and the
+   ``meeting.erase`` audit row written; after commit, open live pages of the meeting are closed.
+
+It waits (refuses, saying when to retry) while a stream captures, while a gateway still holds a stopped
+stream's lease (it may be flushing its last lines), and while a fresh event of the meeting is pending.
+Whatever still reaches the meeting afterwards is erased too: events are stored as stubs
+(rtms/inbox/receive.py), and every retention sweep deletes content of erased meetings again
+(compliance/retention.py).
 
 ``completed_at`` is therefore set only after the content is gone: a completed tombstone is proof, and an
 incomplete one tells staff (and the API) to ask again. Counts add up across attempts, except rows deleted
@@ -23,11 +30,12 @@ from typing import Final
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from compliance.content import audio_delete, payloads_scrub, segment_queryset, segments_delete
 from compliance.models import ErasureTombstone
 from controlplane.clock import SYSTEM_CLOCK, Clock
+from rtms import hooks
 from rtms.lifecycle import STREAM_ACTIVE
 from rtms.models import InboundEvent, InboxStatus, Meeting
 from rtms.services import audit_record
@@ -41,13 +49,31 @@ class ErasureRefused(Exception):
     """The meeting cannot be erased right now; the message says what to do first."""
 
 
+def inbox_rows_naming(meeting: Meeting) -> QuerySet[InboundEvent]:
+    """Every inbox row that names the meeting, whatever its status: the rows routed to it, and those that
+    never were (event types we do not parse, such as participant events; rows that failed or were
+    quarantined before routing) but name it in their payload or dedupe key. Matched by the meeting's
+    uuid and its streams' Zoom ids; the JSON lookups scan the inbox, which an erasure can afford."""
+    uuid = meeting.zoom_uuid
+    named = (
+        Q(meeting=meeting)
+        | Q(payload__payload__object__uuid=uuid)
+        | Q(payload__payload__meeting_uuid=uuid)
+        | Q(payload__payload__webinar_uuid=uuid)
+        | Q(payload__payload__id_field__meeting_uuid=uuid)
+        | Q(dedupe_key__contains=f":{uuid}:")
+    )
+    zoom_stream_ids = list(meeting.streams.values_list("rtms_stream_id", flat=True))
+    if zoom_stream_ids:
+        named |= Q(payload__payload__rtms_stream_id__in=zoom_stream_ids)
+    return InboundEvent.objects.filter(named)
+
+
 def _in_flight(meeting: Meeting, now: datetime) -> QuerySet[InboundEvent]:
     """Pending events a worker may be applying now. Older pending ones are stuck (the sweeper has had its
     turn), and failed ones are settled: neither may hold an erasure up."""
     fresh_since = now - settings.INBOX_SWEEP_AFTER
-    return InboundEvent.objects.filter(
-        meeting=meeting, status=InboxStatus.PENDING, received_at__gte=fresh_since
-    )
+    return inbox_rows_naming(meeting).filter(status=InboxStatus.PENDING, received_at__gte=fresh_since)
 
 
 def _refuse_if_busy(meeting: Meeting, now: datetime) -> None:
@@ -55,6 +81,16 @@ def _refuse_if_busy(meeting: Meeting, now: datetime) -> None:
     if active:
         raise ErasureRefused(
             f"meeting {meeting.pk} is being captured (streams {active}); stop RTMS first, then erase"
+        )
+    # A stopped stream's gateway may still be flushing its last lines: it holds the lease until it is done
+    # (or the lease lapses). Erasing meanwhile would let those lines land after the erasure.
+    held = list(
+        meeting.streams.filter(lease_expires_at__gt=now).exclude(lease_owner="").values_list("pk", flat=True)
+    )
+    if held:
+        raise ErasureRefused(
+            f"meeting {meeting.pk}: a gateway still holds streams {held} while it finishes writing; "
+            f"try again in {int(settings.STREAM_LEASE_TTL.total_seconds())} s at most"
         )
     if _in_flight(meeting, now).exists():
         # Scrubbing a pending event would leave the worker nothing to apply; these clear in seconds.
@@ -120,14 +156,17 @@ def meeting_erase(
         meeting.host_email = meeting.host_id = meeting.topic = ""
         # Stuck events are settled first: scrubbed, they could never be applied, and an erased meeting must
         # not be captured again anyway.
-        InboundEvent.objects.filter(meeting=meeting, status=InboxStatus.PENDING).update(
+        named = inbox_rows_naming(meeting)
+        named.filter(status=InboxStatus.PENDING).update(
             status=InboxStatus.IGNORED, error="the meeting was erased before this event was applied"
         )
-        payloads = payloads_scrub(InboundEvent.objects.filter(meeting=meeting), why="erasure")
+        payloads = payloads_scrub(named, why="erasure")
         ErasureTombstone.objects.filter(pk=tombstone.pk).update(
             payloads_scrubbed=F("payloads_scrubbed") + payloads, completed_at=now
         )
         tombstone.refresh_from_db()
+        # After commit: an open live page of the meeting is closed (live/apps.py).
+        transaction.on_commit(lambda: hooks.announce_meeting_erased(meeting_id=meeting.pk))
         audit_record(
             actor=actor,
             action=ERASE_ACTION,

@@ -10,10 +10,17 @@ What goes, per region with a policy:
 - the host e-mail, host id and topic of meetings that ended before that same cutoff (control database):
   the meeting's metadata does not outlive its transcript;
 - WAV parts last written before ``now - audio_days`` (region media root);
-- inbox payloads received before ``now - inbox_payload_days``, replaced by a stub; quarantined events
-  (no region yet) follow the shortest inbox period of all policies and are marked ignored, since a stub
-  cannot be routed;
-- anything still held by a stream stopped with STREAM_REVOKED (compliance/revoked.py), whatever its age.
+- inbox payloads received before ``now - inbox_payload_days``, replaced by a stub.
+
+What goes in every region, with a policy or without (no policy can waive these):
+
+- anything still held by a stream stopped with STREAM_REVOKED (compliance/revoked.py), whatever its age;
+- content of an erased meeting that reached the region after its erasure (a late flush), whatever its age.
+
+And outside any region: the payloads of inbox rows that were never routed (quarantined, ignored event
+types, rows that failed before routing) go after ``INBOX_UNROUTED_PAYLOAD_DAYS``, or the shortest inbox
+period of any policy if that is shorter; quarantined ones are then marked ignored, since a stub cannot be
+routed.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Q
 
 from compliance.content import audio_delete, payloads_scrub, segment_queryset, segments_delete
-from compliance.models import RetentionPolicy
+from compliance.models import ErasureTombstone, RetentionPolicy
 from compliance.revoked import revoked_stream_purge
 from controlplane.clock import SYSTEM_CLOCK
 from regions.models import Region
@@ -54,14 +62,22 @@ class RegionRetention:
     audio_files: int = 0
     audio_bytes: int = 0
     payloads: int = 0
-    revoked_streams: int = 0
     error: str = ""
 
     @property
     def deleted_anything(self) -> bool:
-        return any(
-            (self.segments, self.meetings_scrubbed, self.audio_files, self.payloads, self.revoked_streams)
-        )
+        return any((self.segments, self.meetings_scrubbed, self.audio_files, self.payloads))
+
+
+@dataclass
+class RegionDuties:
+    """What every sweep deletes in a region, whatever its policy."""
+
+    region_code: str
+    revoked_streams: int = 0
+    erased_segments: int = 0
+    erased_audio_files: int = 0
+    error: str = ""
 
 
 @dataclass
@@ -70,7 +86,9 @@ class RetentionReport:
     now: datetime
     regions: list[RegionRetention] = field(default_factory=list)
     regions_without_policy: list[str] = field(default_factory=list)
+    duties: list[RegionDuties] = field(default_factory=list)
     quarantined_payloads: int = 0
+    unrouted_payloads: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -88,10 +106,21 @@ class RetentionReport:
                 f"{r.region_code} (transcripts {r.transcript_days} d, audio {r.audio_days} d, "
                 f"inbox payloads {r.inbox_payload_days} d): {verb} {r.segments} transcript segment(s), "
                 f"{r.audio_files} audio file(s) ({r.audio_bytes} bytes), {r.payloads} inbox payload(s), "
-                f"host/topic of {r.meetings_scrubbed} meeting(s); revoked streams with content: "
-                f"{r.revoked_streams}"
+                f"host/topic of {r.meetings_scrubbed} meeting(s)"
             )
-        out.append(f"quarantine: {verb} {self.quarantined_payloads} inbox payload(s)")
+        for d in self.duties:
+            if d.error:
+                out.append(f"{d.region_code}: revoked and erased content not checked: {d.error}")
+                continue
+            out.append(
+                f"{d.region_code}: revoked streams with content: {d.revoked_streams}; content that reached "
+                f"erased meetings late: {verb} {d.erased_segments} segment(s), {d.erased_audio_files} audio "
+                "file(s)"
+            )
+        out.append(
+            f"never routed: {verb} {self.unrouted_payloads} inbox payload(s), "
+            f"{self.quarantined_payloads} of them quarantined"
+        )
         for code in self.regions_without_policy:
             out.append(f"{code}: no retention policy, nothing deleted")
         return out
@@ -145,11 +174,7 @@ def retention_sweep_region(policy: RetentionPolicy, *, dry_run: bool, now: datet
         why="retention",
         dry_run=dry_run,
     )
-    revoked = _revoked_with_content(code, region)
-    result.revoked_streams = len(revoked)
     if not dry_run:
-        for stream_id in revoked:
-            revoked_stream_purge(stream_id)
         if result.deleted_anything:
             audit_record(
                 actor=SWEEP_ACTOR,
@@ -168,43 +193,106 @@ def retention_sweep_region(policy: RetentionPolicy, *, dry_run: bool, now: datet
             "audio_files": result.audio_files,
             "payloads": result.payloads,
             "meetings": result.meetings_scrubbed,
-            "revoked_streams": result.revoked_streams,
         },
     )
     return result
 
 
-def retention_sweep_quarantine(*, dry_run: bool, now: datetime) -> int:
-    """Quarantined events belong to no region: the shortest inbox period of any policy applies."""
-    shortest = RetentionPolicy.objects.aggregate(days=Min("inbox_payload_days"))["days"]
-    if shortest is None:
-        return 0
-    stale = InboundEvent.objects.filter(
-        region__isnull=True, status=InboxStatus.QUARANTINED, received_at__lt=now - timedelta(days=shortest)
+def _erased_meetings(region_code: str) -> list[int]:
+    return list(
+        ErasureTombstone.objects.filter(region_code=region_code, completed_at__isnull=False)
+        .order_by("meeting_id")
+        .values_list("meeting_id", flat=True)
     )
+
+
+def duties_sweep_region(region: Region, *, dry_run: bool) -> RegionDuties:
+    """Deletions no policy can waive: a revoked stream's content, and content that reached an erased
+    meeting after its erasure (a gateway's last flush). Every region, every sweep."""
+    code = region.code
+    duties = RegionDuties(code)
+    revoked = _revoked_with_content(code, region)
+    duties.revoked_streams = len(revoked)
+    erased = _erased_meetings(code)
+    for start in range(0, len(erased), _ID_CHUNK):
+        chunk = erased[start : start + _ID_CHUNK]
+        duties.erased_segments += segments_delete(
+            segment_queryset(code).filter(meeting_id__in=chunk), dry_run=dry_run
+        )
+    for meeting_id in erased:
+        duties.erased_audio_files += audio_delete(code, meeting_id=meeting_id, dry_run=dry_run).files
     if dry_run:
-        return payloads_scrub(stale, why="retention", dry_run=True)
+        return duties
+    for stream_id in revoked:
+        revoked_stream_purge(stream_id)
+    if duties.erased_segments or duties.erased_audio_files:
+        logger.warning(
+            "retention.erased_content_deleted_again",
+            extra={"region": code, "segments": duties.erased_segments, "files": duties.erased_audio_files},
+        )
+        audit_record(
+            actor=SWEEP_ACTOR,
+            action=SWEEP_ACTION,
+            object_type="region",
+            object_id=code,
+            region_code=code,
+            detail={
+                "erased_segments_deleted": duties.erased_segments,
+                "erased_audio_files_deleted": duties.erased_audio_files,
+            },
+        )
+    return duties
+
+
+@dataclass(frozen=True)
+class UnroutedSweep:
+    payloads: int
+    quarantined: int
+
+
+def unrouted_payload_days() -> int:
+    """How long a row that was never routed keeps its payload: the setting, or the shortest inbox period
+    of any policy if that is shorter."""
+    shortest = RetentionPolicy.objects.aggregate(days=Min("inbox_payload_days"))["days"]
+    configured = int(settings.INBOX_UNROUTED_PAYLOAD_DAYS)
+    return configured if shortest is None else min(configured, int(shortest))
+
+
+def retention_sweep_unrouted(*, dry_run: bool, now: datetime) -> UnroutedSweep:
+    """Rows that never reached a region (quarantined, ignored event types, failed before routing) belong
+    to no region's policy; pending ones are left to the inbox."""
+    days = unrouted_payload_days()
+    stale = InboundEvent.objects.filter(
+        region__isnull=True, received_at__lt=now - timedelta(days=days)
+    ).exclude(status=InboxStatus.PENDING)
+    quarantined = stale.filter(status=InboxStatus.QUARANTINED)
+    if dry_run:
+        return UnroutedSweep(
+            payloads_scrub(stale, why="retention", dry_run=True),
+            payloads_scrub(quarantined, why="retention", dry_run=True),
+        )
     with transaction.atomic():
-        ids = list(stale.values_list("pk", flat=True))
-        scrubbed = payloads_scrub(InboundEvent.objects.filter(pk__in=ids), why="retention")
-        InboundEvent.objects.filter(pk__in=ids).update(
+        quarantined_ids = list(quarantined.values_list("pk", flat=True))
+        from_quarantine = payloads_scrub(InboundEvent.objects.filter(pk__in=quarantined_ids), why="retention")
+        InboundEvent.objects.filter(pk__in=quarantined_ids).update(
             status=InboxStatus.IGNORED, error="payload removed by retention before it could be routed"
         )
+        scrubbed = from_quarantine + payloads_scrub(stale, why="retention")
         if scrubbed:
             audit_record(
                 actor=SWEEP_ACTOR,
                 action=SWEEP_ACTION,
                 object_type="quarantine",
-                detail={"payloads": scrubbed, "inbox_payload_days": shortest},
+                detail={"payloads": scrubbed, "quarantined": from_quarantine, "inbox_payload_days": days},
             )
-    return scrubbed
+    return UnroutedSweep(scrubbed, from_quarantine)
 
 
 def retention_sweep(
     *, dry_run: bool, now: datetime | None = None, region_codes: list[str] | None = None
 ) -> RetentionReport:
-    """Apply (or, with ``dry_run``, report) every region's policy; ``region_codes`` limits the regions
-    and skips the quarantine (which belongs to no region)."""
+    """Apply (or, with ``dry_run``, report) every region's policy and duties; ``region_codes`` limits the
+    regions and skips the rows that were never routed (which belong to no region)."""
     now = now or SYSTEM_CLOCK.now()
     report = RetentionReport(dry_run=dry_run, now=now)
     regions = Region.objects.order_by("code")
@@ -212,6 +300,12 @@ def retention_sweep(
         regions = regions.filter(code__in=region_codes)
     policies = {p.region_id: p for p in RetentionPolicy.objects.select_related("region")}
     for region in regions:
+        try:
+            report.duties.append(duties_sweep_region(region, dry_run=dry_run))
+        except RegionStorageNotConfigured as exc:
+            # Only an inactive region can lack storage (regions/startup.py); it may still hold old content.
+            logger.error("retention.region_unconfigured", extra={"region": region.code})
+            report.duties.append(RegionDuties(region.code, error=str(exc)))
         policy = policies.get(region.pk)
         if policy is None:
             report.regions_without_policy.append(region.code)
@@ -230,5 +324,6 @@ def retention_sweep(
                 )
             )
     if region_codes is None:
-        report.quarantined_payloads = retention_sweep_quarantine(dry_run=dry_run, now=now)
+        unrouted = retention_sweep_unrouted(dry_run=dry_run, now=now)
+        report.unrouted_payloads, report.quarantined_payloads = unrouted.payloads, unrouted.quarantined
     return report

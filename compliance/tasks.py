@@ -2,7 +2,8 @@
 
 The beat task runs on the control queue and fans out one task per region onto that region's queue:
 deleting region content is a write to the region's database and media root, which only the region's
-own processes reach (docs/deploy.md). The quarantine, which belongs to no region, is swept centrally.
+own processes reach (docs/deploy.md). Inbox rows never routed, which belong to no region, are swept
+centrally.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from compliance.models import RetentionPolicy
-from compliance.retention import retention_sweep, retention_sweep_quarantine
+from compliance.retention import retention_sweep, retention_sweep_unrouted
 from controlplane.clock import SYSTEM_CLOCK
+from regions.models import Region
 from regions.queues import queue_for
 
 logger = logging.getLogger(__name__)
@@ -30,14 +31,15 @@ _COMMON: dict[str, Any] = {
 
 @shared_task(name="compliance.retention_sweep", **_COMMON)
 def retention_sweep_task() -> int:
-    """Beat entry point: enqueue each region's sweep, sweep the quarantine. Returns regions enqueued."""
+    """Beat entry point: enqueue each active region's sweep (with a policy or not: revoked and erased
+    content goes in every region), sweep the rows never routed. Returns regions enqueued."""
     expires = settings.RETENTION_INTERVAL.total_seconds()
-    codes = list(RetentionPolicy.objects.order_by("region__code").values_list("region__code", flat=True))
+    codes = list(Region.objects.filter(active=True).order_by("code").values_list("code", flat=True))
     for code in codes:
         retention_sweep_region_task.apply_async(
             kwargs={"region_code": code}, queue=queue_for(code), expires=expires
         )
-    retention_sweep_quarantine(dry_run=False, now=SYSTEM_CLOCK.now())
+    retention_sweep_unrouted(dry_run=False, now=SYSTEM_CLOCK.now())
     return len(codes)
 
 

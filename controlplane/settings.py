@@ -97,6 +97,9 @@ RECONCILE_METRICS_CALLS_PER_MINUTE = env_int("RECONCILE_METRICS_CALLS_PER_MINUTE
 RECONCILE_MAX_RESTARTS = env_int("RECONCILE_MAX_RESTARTS", 5, minimum=1)
 # Tries (route and apply each count one) before an inbox event is failed and shown instead of retried.
 INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 10, minimum=2)
+# Inbox rows never routed (quarantined, unknown event types, failed before routing) belong to no region's
+# retention policy: their payloads go after this many days, or the shortest policy's period if shorter.
+INBOX_UNROUTED_PAYLOAD_DAYS = env_int("INBOX_UNROUTED_PAYLOAD_DAYS", 14, minimum=1)
 # rtms_app/status calls per second per account, spaced evenly across every process (rtms/zoom_pacing.py);
 # below Zoom's limit of about 60/s, which other callers of the account may share.
 ZOOM_RTMS_STATUS_CALLS_PER_SECOND = env_int("ZOOM_RTMS_STATUS_CALLS_PER_SECOND", 50, minimum=1)

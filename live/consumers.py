@@ -1,9 +1,10 @@
 """The live pages' WebSockets (**contract**: ``ws/live/<meeting>/`` and ``ws/live/``).
 
-``TranscriptConsumer``: authorize in ``connect`` (close 4403 not allowed, 4404 unknown meeting, 4400 bad
-cursor), join the meeting's group first, then send the catch-up from the region's database, then forward
-live segments. The consumer remembers the highest seq sent per stream and never sends a segment twice; a
-hole in the live flow (a lost message) is filled from the database. Every connect is audited.
+``TranscriptConsumer``: authorize in ``connect`` (close 4403 not allowed, 4404 unknown meeting, 4410 erased
+meeting, 4400 bad cursor), join the meeting's group first, then send the catch-up from the region's
+database, then forward live segments of the meeting's own streams. The consumer remembers the highest seq
+sent per stream and never sends a segment twice; a hole in the live flow (a lost message) is filled from
+the database. Every connect is audited; an erasure of the meeting closes the socket (4410).
 
 Close codes are sent after accepting, so a browser can read them (a refusal before the handshake reaches
 a page as an anonymous 1006).
@@ -21,6 +22,7 @@ from controlplane.runtime.channels_consumer import JsonConsumerWithoutConnection
 from live.cursor import CursorError, format_cursor, fresh_segments, gaps, parse_cursor
 from live.groups import LIST_GROUP, meeting_group
 from live.selectors import (
+    LiveErased,
     LiveForbidden,
     LiveNotFound,
     is_live_viewer,
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_GONE = 4410  # the meeting was erased: nothing of it is shown any more
 CATCH_UP_CHUNK = 500  # segments per catch-up message: a long meeting arrives in several frames
 
 
@@ -88,6 +91,9 @@ class TranscriptConsumer(_Consumer):
             self.meeting = await db(meeting_for_viewer)(user, meeting_id)
         except LiveForbidden:
             await self.close(code=CLOSE_FORBIDDEN)
+            return
+        except LiveErased:
+            await self.close(code=CLOSE_GONE)
             return
         except LiveNotFound:
             await self.close(code=CLOSE_NOT_FOUND)
@@ -143,6 +149,11 @@ class TranscriptConsumer(_Consumer):
         fresh = fresh_segments(self.seen, segments)
         if fresh:
             await self.send(text_data=_segments_text(fresh))
+
+    async def live_erased(self, event: dict[str, Any]) -> None:
+        """The meeting was erased while this page was open: it is closed, and shows nothing more."""
+        logger.info("live.closed_erased", extra={"meeting_id": self.meeting.pk})
+        await self.close(code=CLOSE_GONE)
 
     async def _own_segments(self, segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The segments of this meeting's streams; the others are dropped (and counted in the log)."""
@@ -242,6 +253,10 @@ class MeetingListConsumer(_Consumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return None
+
+    async def live_erased(self, event: dict[str, Any]) -> None:
+        if self.region_scope.allows(event.get("region_code") or None):
+            await self.send_json({"type": "gone", "meeting_id": int(event["meeting_id"])})
 
     async def live_state(self, event: dict[str, Any]) -> None:
         if not self.region_scope.allows(event.get("region_code") or None):

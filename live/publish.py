@@ -156,6 +156,19 @@ def publish_stream_change(stream_id: int, stream_state: str, transition_id: int)
     )
 
 
+def publish_meeting_erased(sender: object, *, meeting_id: int, **_: object) -> None:
+    """The receiver of ``rtms.hooks.meeting_erased`` (after the erasure committed): the meeting's open live
+    pages are closed, and the list pages drop its row."""
+    try:
+        region_code = Meeting.objects.filter(pk=meeting_id).values_list("region__code", flat=True).first()
+    except Exception as exc:  # the erasure stands; a page left open has nothing more to show
+        logger.warning(
+            "live.state_publish_failed", extra={"meeting_id": meeting_id, "error": type(exc).__name__}
+        )
+        return
+    PUBLISHER.submit({"type": "live.erased", "meeting_id": meeting_id, "region_code": region_code or ""})
+
+
 def publish_meeting_change(meeting_id: int, meeting_state: str) -> None:
     try:
         region_code = Meeting.objects.filter(pk=meeting_id).values_list("region__code", flat=True).first()

@@ -34,6 +34,10 @@ class LiveNotFound(LookupError):
     """No such meeting."""
 
 
+class LiveErased(LiveNotFound):
+    """The meeting was erased: nothing of it is shown any more."""
+
+
 class LiveForbidden(PermissionError):
     """Not signed in as staff, or the meeting's region is outside the user's scope."""
 
@@ -53,6 +57,8 @@ def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
         raise LiveNotFound(meeting_id)
     if not scope_for(user).allows(meeting.region.code if meeting.region else None):
         raise LiveForbidden("region outside the user's scope")
+    if Meeting.objects.filter(pk=meeting.pk, erasure__isnull=False).exists():
+        raise LiveErased(meeting_id)
     return meeting
 
 

@@ -10,6 +10,7 @@ def _refuse_unstorable_regions_in_worker(**_signal: object) -> None:
     """Celery's ``worker_init``: a worker applies events and purges content of every region it serves, so
     it starts only if every active region has a content database (regions/startup.py). Celery logs and
     swallows an ordinary exception from a signal handler; SystemExit stops the worker."""
+    # Imported when the signal fires: regions.startup reads models, which load after the apps.
     from regions.startup import refuse_unstorable_regions
 
     try:

@@ -17,6 +17,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from controlplane.region_databases import RegionDatabases
+from regions.startup import active_regions_without_storage
 from regions.storage import storage_missing_message
 
 
@@ -24,8 +25,6 @@ from regions.storage import storage_missing_message
 def active_regions_have_storage(databases: Sequence[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
     if not databases or "default" not in databases:
         return []
-    from regions.startup import active_regions_without_storage
-
     try:
         missing = active_regions_without_storage()
     except DatabaseError:  # not migrated yet: nothing to check

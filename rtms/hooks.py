@@ -7,6 +7,7 @@ app wants.
   Zoom wants a stream restarted; reconciler/apps.py enqueues a run.
 - ``stream_revoked`` (stream_id, stop_reason): Zoom said STREAM_REVOKED; compliance/apps.py deletes the
   stream's content. Sent after the stop committed.
+- ``meeting_erased`` (meeting_id): a meeting's erasure committed; live/apps.py closes its open live pages.
 - ``segments_committed`` (segments): transcript segments are stored; live/apps.py sends them to the live
   pages. Sent with ``asend`` from the gateway's event loop; its receiver must be a coroutine.
 
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 reconcile_wanted = Signal()
 stream_revoked = Signal()
+meeting_erased = Signal()
 segments_committed = Signal()
 
 
@@ -64,6 +66,11 @@ def announce_stream_revoked(*, stream_id: int, stop_reason: int) -> None:
         "stream_revoked",
         stream_revoked.send_robust(sender=None, stream_id=stream_id, stop_reason=stop_reason),
     )
+
+
+def announce_meeting_erased(*, meeting_id: int) -> None:
+    """Never raises: the erasure stands; a page left open shows nothing more (its content is gone)."""
+    _log_failures("meeting_erased", meeting_erased.send_robust(sender=None, meeting_id=meeting_id))
 
 
 async def publish_segments(segments: Sequence[Any]) -> None:

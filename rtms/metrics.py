@@ -23,6 +23,11 @@ REFUSED = Counter(
     "Authenticated deliveries refused because their body could not be stored (rtms/inbox/refused.py)",
     ["channel", "reason"],
 )
+AFTER_ERASURE = Counter(
+    "rtms_events_after_erasure_total",
+    "Deliveries naming a meeting already erased: stored as a stub, never applied",
+    ["channel"],
+)
 ENQUEUE_FAILURES = Counter(
     "rtms_inbox_enqueue_failures_total",
     "Committed inbox rows whose route task was not published (the sweeper re-enqueues them)",

@@ -16,6 +16,7 @@ from django.db import connection
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from rtms import metrics
+from rtms.inbox.redaction import payload_stub
 from rtms.models import Channel, InboxStatus
 from rtms.zoom.protocol import UnknownEvent, ZoomEvent, dedupe_key
 
@@ -27,7 +28,8 @@ _UPSERT = """
 INSERT INTO rtms_inboundevent
     (dedupe_key, event_type, event_ts, payload, first_channel, received_at, {column},
      delivery_count, status, attempts, error)
-VALUES (%(key)s, %(type)s, %(ts)s, %(payload)s::jsonb, %(channel)s, %(now)s, %(now)s, 1, %(status)s, 0, '')
+VALUES (%(key)s, %(type)s, %(ts)s, %(payload)s::jsonb, %(channel)s, %(now)s, %(now)s, 1, %(status)s, 0,
+        %(error)s)
 ON CONFLICT (dedupe_key) DO UPDATE
    SET {column} = COALESCE(rtms_inboundevent.{column}, EXCLUDED.{column}),
        delivery_count = rtms_inboundevent.delivery_count + 1
@@ -42,25 +44,39 @@ class Stored:
     status: str
 
 
+AFTER_ERASURE = "the meeting was erased: the event's payload was not kept"
+
+
 def inbox_store(
-    *, event: ZoomEvent, body: dict[str, object], channel: Channel, clock: Clock = SYSTEM_CLOCK
+    *,
+    event: ZoomEvent,
+    body: dict[str, object],
+    channel: Channel,
+    meeting_erased: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Stored:
-    """Store one delivery. Unknown event types are stored as ``ignored``: kept, never applied."""
+    """Store one delivery. Unknown event types are stored as ``ignored``: kept, never applied. An event of
+    a meeting already erased is stored ``ignored`` with a stub for its payload: it is kept (so its copies
+    are recognised and counted) but nothing personal of it is."""
     now: datetime = clock.now()
-    status = InboxStatus.IGNORED if isinstance(event, UnknownEvent) else InboxStatus.PENDING
+    status = InboxStatus.IGNORED if isinstance(event, UnknownEvent) or meeting_erased else InboxStatus.PENDING
+    stored_body = payload_stub(event.event[:100], event.event_ts, "erasure") if meeting_erased else body
     params: dict[str, str | int | datetime] = {
         "key": dedupe_key(event, body),
         "type": event.event[:100],
         "ts": event.event_ts,
-        "payload": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "payload": json.dumps(stored_body, ensure_ascii=False, separators=(",", ":")),
         "channel": channel.value,
         "now": now,
         "status": status.value,
+        "error": AFTER_ERASURE if meeting_erased else "",
     }
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT.format(column=_ARRIVAL_COLUMN[channel]), params)
         event_id, inserted, first_at, first_channel, current_status = cursor.fetchone()
     metrics.DELIVERIES.labels(channel.value).inc()
+    if meeting_erased:
+        metrics.AFTER_ERASURE.labels(channel.value).inc()
     if inserted:
         metrics.FIRST_CHANNEL.labels(channel.value).inc()
     else:

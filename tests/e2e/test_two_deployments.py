@@ -48,7 +48,8 @@ from rtms.models import Meeting, RtmsStream
 hasher = PBKDF2PasswordHasher()
 user = User.objects.create(username="viewer", password=hasher.encode(PASSWORD, hasher.salt()), is_staff=True)
 user.groups.add(Group.objects.get_or_create(name=group_name_for("eu-central"))[0])
-eu = Region.objects.get(code="eu-central")
+# Earlier transactional tests flush the test database, seeded regions included.
+eu, _ = Region.objects.get_or_create(code="eu-central", defaults={"name": "EU", "jurisdiction": "EU"})
 meeting = Meeting.objects.create(
     pk=MEETING_PK, zoom_uuid=f"{LABEL}-uuid==", zoom_meeting_id=81234500001, region=eu,
     routing_status="routed", state="live",
@@ -79,14 +80,15 @@ class Deployment:
     def manage_shell(self, code: str) -> None:
         prologue = f"PASSWORD={PASSWORD!r}; MEETING_PK={MEETING_PK}; STREAM_PK={STREAM_PK}; "
         prologue += f"LINES={LINES}; LABEL={self.label!r}\n"
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", prologue + code],
             cwd=ROOT,
             env=self.env,
-            check=True,
             timeout=120,
             capture_output=True,
+            text=True,
         )
+        assert done.returncode == 0, f"{self.label}: manage.py shell failed:\n{done.stderr[-3000:]}"
 
     def live_socket(self, stack: contextlib.ExitStack) -> ClientConnection:
         """Signed in through the admin's login form, then the meeting's live socket, caught up; closed

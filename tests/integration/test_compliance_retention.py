@@ -198,7 +198,7 @@ def test_the_sweep_finishes_a_revoked_streams_purge_whatever_the_age(
     _segment(stream, 1, timedelta(minutes=1), "flushed after the revocation")
     wav = _wav(stream, timedelta(minutes=1))
     report = retention_sweep(dry_run=False, now=NOW)
-    assert next(r for r in report.regions if r.region_code == "eu-central").revoked_streams == 1
+    assert next(d for d in report.duties if d.region_code == "eu-central").revoked_streams == 1
     assert "flushed after the revocation" not in _texts("eu-central") and not wav.exists()
     assert AuditLog.objects.filter(action="stream.content_purge", object_id=str(stream.pk)).exists()
 
@@ -211,8 +211,10 @@ def test_the_regional_task_sweeps_only_its_region(world: dict[str, Any], eu: Reg
 
 
 def test_the_beat_task_enqueues_each_regions_sweep_on_that_regions_own_queue(world: dict[str, Any]) -> None:
-    assert retention_sweep_task.run() == 2
-    for code in ("eu-central", "us-east"):
+    # Every active region, policy or not: revoked and erased content goes everywhere (issue #19).
+    active = list(Region.objects.filter(active=True).values_list("code", flat=True))
+    assert retention_sweep_task.run() == len(active)
+    for code in active:
         expected = ("compliance.retention_sweep_region", {"region_code": code})
         assert newest_tasks(queue_for(code), 1) == [expected]
     assert len(_texts("eu-central")) == 4  # the sweeps themselves run in each region's workers

@@ -293,15 +293,17 @@ def test_an_erased_meeting_gets_neither_its_personal_data_back_nor_a_new_capture
 
     process(deliver(event_body("meeting.started", meeting_payload("erased==", 81000000077))))
     meeting = Meeting.objects.get(zoom_uuid="erased==")
+    # Stored before the erasure, applied after it: the apply step refuses it.
+    late = deliver(event_body("meeting.started", meeting_payload("erased==", 81000000077), event_ts=99))
     Meeting.objects.filter(pk=meeting.pk).update(host_email="", topic="")
     ErasureTombstone.objects.create(
         meeting=meeting, requested_by="dpo", reason="request", requested_at=timezone.now()
     )
-    late = event_body("meeting.started", meeting_payload("erased==", 81000000077), event_ts=99)
-    assert process(deliver(late)) == "ignored_erased"
-    assert process(deliver(rtms_started("erased==", "e" * 32, "wss://rtms-fra1.zoom.us/a", ts=100))) == (
-        "ignored_erased"
-    )
+    assert process(late) == "ignored_erased"
+    # Received after the erasure: stored as a stub, never applied (issue #19).
+    after = deliver(rtms_started("erased==", "e" * 32, "wss://rtms-fra1.zoom.us/a", ts=100))
+    assert process(after) == "skipped"
+    assert InboundEvent.objects.get(pk=after).payload.get("redacted") == "erasure"
     meeting.refresh_from_db()
     assert meeting.host_email == "" and meeting.topic == ""
     assert not RtmsStream.objects.filter(meeting=meeting).exists()

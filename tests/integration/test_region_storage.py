@@ -23,6 +23,20 @@ from regions.models import Region
 from regions.startup import refuse_unstorable_regions
 
 ROOT = Path(__file__).resolve().parents[2]
+REGION_CODES = ("eu-central", "us-east", "ap-southeast")
+
+
+@pytest.fixture
+def regions() -> list[Region]:
+    """The three regions the migrations load, active (an earlier transactional test may have flushed
+    them)."""
+    found = []
+    for code in REGION_CODES:
+        region, _ = Region.objects.update_or_create(
+            code=code, defaults={"name": code, "jurisdiction": code, "active": True}
+        )
+        found.append(region)
+    return found
 
 
 def _url(alias: str = "default") -> str:
@@ -58,6 +72,7 @@ def _run(argv: list[str], env: dict[str, str], timeout: float = 60) -> subproces
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("regions")
 def test_start_up_is_refused_naming_each_active_region_without_a_content_database(settings: Any) -> None:
     settings.REGION_STORAGE_CHECK_AT_STARTUP = True
     settings.REGION_DATABASES = parse_region_databases({"eu-central": _url()}, _url())
@@ -69,6 +84,7 @@ def test_start_up_is_refused_naming_each_active_region_without_a_content_databas
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("regions")
 def test_an_inactive_region_without_storage_does_not_stop_anything(settings: Any) -> None:
     settings.REGION_STORAGE_CHECK_AT_STARTUP = True
     settings.REGION_DATABASES = parse_region_databases({"eu-central": _url()}, _url())
@@ -79,7 +95,9 @@ def test_an_inactive_region_without_storage_does_not_stop_anything(settings: Any
 # --- real processes, as an operator starts them ----------------------------------------------------------
 
 
-@pytest.mark.django_db
+# Committed, so that the processes see the regions.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("regions")
 @pytest.mark.parametrize(
     "argv",
     [
@@ -108,7 +126,8 @@ def test_each_process_refuses_to_start_without_a_mapping(argv: list[str]) -> Non
     assert "have no content database" in result.stderr + result.stdout
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("regions")
 def test_check_reports_regions_without_storage_and_the_opt_in_to_the_control_database() -> None:
     unset = _run([sys.executable, "manage.py", "check", "--database", "default"], _env(REGION_DATABASES=""))
     assert unset.returncode != 0
@@ -131,6 +150,7 @@ def test_check_reports_regions_without_storage_and_the_opt_in_to_the_control_dat
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("regions")
 def test_a_region_without_a_content_database_cannot_be_activated_in_the_admin(settings: Any) -> None:
     settings.REGION_DATABASES = parse_region_databases({"eu-central": _url()}, _url())
     region = Region.objects.get(code="us-east")

@@ -14,7 +14,9 @@
     4400: "The page asked for something the server does not understand. Reload the page.",
     4403: "You are not allowed to watch this meeting (its region is not one of yours), or your sign-in expired.",
     4404: "There is no such meeting.",
+    4410: "This meeting was erased. Nothing of it is shown any more.",
   };
+  var CLOSE_GONE = 4410;
   var BACKOFF_START_MS = 500;
   var BACKOFF_CAP_MS = 10000;
   var NEAR_BOTTOM_PX = 48;
@@ -122,9 +124,19 @@
       onRetry: function (attempt, delay) {
         setConnection(self.connectionEl, "reconnecting", retryText(attempt, delay));
       },
-      onFinal: function (code, text) { setConnection(self.connectionEl, "refused", text); },
+      onFinal: function (code, text) {
+        if (code === CLOSE_GONE) self.forget();
+        setConnection(self.connectionEl, "refused", text);
+      },
     });
   }
+
+  /* The meeting was erased while the page was open: what it showed goes too. */
+  TranscriptPage.prototype.forget = function () {
+    while (this.box.firstChild) this.box.removeChild(this.box.firstChild);
+    this.seen = {};
+    if (this.count) this.count.textContent = "";
+  };
 
   function intOrNull(text) {
     var n = parseInt(text, 10);
