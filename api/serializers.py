@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.access import Principal
 from reconciler.models import ReconcileRun
 from regions.models import Region, ResidencyRule, RuleField
+from rtms.inbox.payloads import PayloadMissing, event_body
 from rtms.models import (
     InboundEvent,
     Meeting,
@@ -159,10 +161,20 @@ class InboundEventSerializer(serializers.ModelSerializer):  # type: ignore[type-
 
 
 class InboundEventDetailSerializer(InboundEventSerializer):
-    payload = serializers.JSONField(read_only=True, help_text="Zoom's event body (personal data).")
+    payload = serializers.SerializerMethodField(
+        help_text="Zoom's event body (personal data), read from the owning region's database once the event "
+        "is routed; a stub {event, event_ts, redacted} once erasure or retention removed it."
+    )
 
     class Meta(InboundEventSerializer.Meta):
         fields = [*InboundEventSerializer.Meta.fields, "payload"]
+
+    @extend_schema_field(serializers.JSONField())
+    def get_payload(self, row: InboundEvent) -> object:
+        try:
+            return event_body(row)
+        except PayloadMissing:
+            return row.payload  # the stub: the body was removed from the region too
 
 
 class ReconcileRunSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

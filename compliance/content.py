@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from django.db import transaction
 from django.db.models import F, QuerySet, Value
@@ -20,7 +20,7 @@ from django.db.models.functions import JSONObject
 from regions.storage import content_alias
 from rtms.gateway.audio import region_media_root
 from rtms.inbox.redaction import REDACTED_KEY
-from rtms.models import InboundEvent, TranscriptSegment
+from rtms.models import InboundEvent, RoutedPayload, TranscriptSegment
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def segment_queryset(region_code: str) -> QuerySet[TranscriptSegment]:
     return TranscriptSegment.objects.using(content_alias(region_code)).filter(region_code=region_code)
 
 
-def segments_delete(qs: QuerySet[TranscriptSegment], *, dry_run: bool = False) -> int:
-    """Delete ``qs`` (already bound to a region database) in batches, each its own short transaction, so
-    a large purge never holds locks for long and a crash keeps what was done."""
+def content_delete(qs: QuerySet[Any], *, dry_run: bool = False) -> int:
+    """Delete ``qs`` (region content, already bound to a region database) in batches, each its own short
+    transaction, so a large purge never holds locks for long and a crash keeps what was done."""
     if dry_run:
         return qs.count()
     alias = qs.db
@@ -43,8 +43,17 @@ def segments_delete(qs: QuerySet[TranscriptSegment], *, dry_run: bool = False) -
         if not pks:
             return deleted
         with transaction.atomic(using=alias):
-            count, _ = TranscriptSegment.objects.using(alias).filter(pk__in=pks).delete()
+            count, _ = qs.model.objects.using(alias).filter(pk__in=pks).delete()
         deleted += count
+
+
+def segments_delete(qs: QuerySet[TranscriptSegment], *, dry_run: bool = False) -> int:
+    return content_delete(qs, dry_run=dry_run)
+
+
+def routed_payload_queryset(region_code: str) -> QuerySet[RoutedPayload]:
+    """Bodies of routed events, in the region's database (rtms/inbox/payloads.py)."""
+    return RoutedPayload.objects.using(content_alias(region_code)).filter(region_code=region_code)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ steps are ordered so that a crash anywhere leaves a state the next request compl
 
 1. the tombstone is committed first (``completed_at`` empty: "erasure asked for, not finished");
 2. transcript segments are deleted in the region's database (batches; re-running deletes what is left);
-3. audio files are deleted from the region's media root (re-running finds fewer files);
+3. audio files are deleted from the region's media root (re-running finds fewer files), and the bodies of
+   its routed events from the region's database;
 4. in one control-database transaction: host and topic are blanked, the payload of every inbox row that
    names the meeting (``inbox_rows_naming``) replaced by a stub, the tombstone completed and the
    ``meeting.erase`` audit row written; after commit, open live pages of the meeting are closed.
@@ -32,7 +33,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 
-from compliance.content import audio_delete, payloads_scrub, segment_queryset, segments_delete
+from compliance.content import (
+    audio_delete,
+    content_delete,
+    payloads_scrub,
+    routed_payload_queryset,
+    segment_queryset,
+    segments_delete,
+)
 from compliance.models import ErasureTombstone
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from rtms import hooks
@@ -57,6 +65,7 @@ def inbox_rows_naming(meeting: Meeting) -> QuerySet[InboundEvent]:
     uuid = meeting.zoom_uuid
     named = (
         Q(meeting=meeting)
+        | Q(meeting_uuid=uuid)
         | Q(payload__payload__object__uuid=uuid)
         | Q(payload__payload__meeting_uuid=uuid)
         | Q(payload__payload__webinar_uuid=uuid)
@@ -148,6 +157,11 @@ def meeting_erase(
         files = audio_delete(region_code, meeting_id=meeting.pk).files
         ErasureTombstone.objects.filter(pk=tombstone.pk).update(
             audio_files_deleted=F("audio_files_deleted") + files
+        )
+        # Step 3b: the bodies of its routed events, in the region's database.
+        bodies = content_delete(routed_payload_queryset(region_code).filter(meeting_id=meeting.pk))
+        ErasureTombstone.objects.filter(pk=tombstone.pk).update(
+            payloads_scrubbed=F("payloads_scrubbed") + bodies
         )
 
     # Step 4: control rows, completion and audit together, so "completed" and its audit row never disagree.

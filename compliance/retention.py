@@ -34,7 +34,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Q
 
-from compliance.content import audio_delete, payloads_scrub, segment_queryset, segments_delete
+from compliance.content import (
+    audio_delete,
+    content_delete,
+    payloads_scrub,
+    routed_payload_queryset,
+    segment_queryset,
+    segments_delete,
+)
 from compliance.models import ErasureTombstone, RetentionPolicy
 from compliance.revoked import revoked_stream_purge
 from controlplane.clock import SYSTEM_CLOCK
@@ -76,6 +83,7 @@ class RegionDuties:
     region_code: str
     revoked_streams: int = 0
     erased_segments: int = 0
+    erased_payloads: int = 0
     erased_audio_files: int = 0
     error: str = ""
 
@@ -114,8 +122,8 @@ class RetentionReport:
                 continue
             out.append(
                 f"{d.region_code}: revoked streams with content: {d.revoked_streams}; content that reached "
-                f"erased meetings late: {verb} {d.erased_segments} segment(s), {d.erased_audio_files} audio "
-                "file(s)"
+                f"erased meetings late: {verb} {d.erased_segments} segment(s), {d.erased_payloads} event "
+                f"body(ies), {d.erased_audio_files} audio file(s)"
             )
         out.append(
             f"never routed: {verb} {self.unrouted_payloads} inbox payload(s), "
@@ -167,10 +175,15 @@ def retention_sweep_region(policy: RetentionPolicy, *, dry_run: bool, now: datet
     )
     deleted = audio_delete(code, modified_before=now - timedelta(days=policy.audio_days), dry_run=dry_run)
     result.audio_files, result.audio_bytes = deleted.files, deleted.bytes
-    result.payloads = payloads_scrub(
-        InboundEvent.objects.filter(
-            region=region, received_at__lt=now - timedelta(days=policy.inbox_payload_days)
-        ).exclude(status=InboxStatus.PENDING),
+    payload_cutoff = now - timedelta(days=policy.inbox_payload_days)
+    # Bodies of routed events live in the region's database; rows routed before they moved there
+    # (manage.py move_to_regions) still hold theirs in the control row.
+    result.payloads = content_delete(
+        routed_payload_queryset(code).filter(received_at__lt=payload_cutoff), dry_run=dry_run
+    ) + payloads_scrub(
+        InboundEvent.objects.filter(region=region, received_at__lt=payload_cutoff).exclude(
+            status=InboxStatus.PENDING
+        ),
         why="retention",
         dry_run=dry_run,
     )
@@ -219,16 +232,24 @@ def duties_sweep_region(region: Region, *, dry_run: bool) -> RegionDuties:
         duties.erased_segments += segments_delete(
             segment_queryset(code).filter(meeting_id__in=chunk), dry_run=dry_run
         )
+        duties.erased_payloads += content_delete(
+            routed_payload_queryset(code).filter(meeting_id__in=chunk), dry_run=dry_run
+        )
     for meeting_id in erased:
         duties.erased_audio_files += audio_delete(code, meeting_id=meeting_id, dry_run=dry_run).files
     if dry_run:
         return duties
     for stream_id in revoked:
         revoked_stream_purge(stream_id)
-    if duties.erased_segments or duties.erased_audio_files:
+    if duties.erased_segments or duties.erased_payloads or duties.erased_audio_files:
         logger.warning(
             "retention.erased_content_deleted_again",
-            extra={"region": code, "segments": duties.erased_segments, "files": duties.erased_audio_files},
+            extra={
+                "region": code,
+                "segments": duties.erased_segments,
+                "payloads": duties.erased_payloads,
+                "files": duties.erased_audio_files,
+            },
         )
         audit_record(
             actor=SWEEP_ACTOR,
@@ -238,6 +259,7 @@ def duties_sweep_region(region: Region, *, dry_run: bool) -> RegionDuties:
             region_code=code,
             detail={
                 "erased_segments_deleted": duties.erased_segments,
+                "erased_payloads_deleted": duties.erased_payloads,
                 "erased_audio_files_deleted": duties.erased_audio_files,
             },
         )

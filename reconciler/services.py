@@ -44,9 +44,6 @@ RECORDED_KINDS = frozenset(
 )
 
 
-MEETING_UUID_PATH = "payload__payload__meeting_uuid"
-
-
 def _waiting_rtms_started(*statuses: InboxStatus) -> QuerySet[InboundEvent]:
     """rtms_started events in the inbox with one of ``statuses``: streams announced but not yet stored."""
     return InboundEvent.objects.filter(status__in=statuses, event_type="meeting.rtms_started")
@@ -67,7 +64,7 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
     meetings = Meeting.objects.filter(account=account, state=MeetingState.LIVE).prefetch_related("streams")
     erased = set(meetings.filter(erasure__isnull=False).values_list("pk", flat=True))
     # rtms_started events not yet applied (a busy worker): their streams are late, not lost.
-    pending_starts = set(_waiting_rtms_started(InboxStatus.PENDING).values_list(MEETING_UUID_PATH, flat=True))
+    pending_starts = set(_waiting_rtms_started(InboxStatus.PENDING).values_list("meeting_uuid", flat=True))
     return tuple(
         KnownMeeting(
             pk=m.pk,
@@ -95,7 +92,7 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
 
 def _start_event_waiting(uuid: str) -> bool:
     waiting = _waiting_rtms_started(InboxStatus.PENDING, InboxStatus.QUARANTINED)
-    return waiting.filter(**{MEETING_UUID_PATH: uuid}).exists()
+    return waiting.filter(meeting_uuid=uuid).exists()
 
 
 def _end(meeting_pk: int, clock: Clock) -> None:

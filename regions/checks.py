@@ -5,6 +5,9 @@
 - ``regions.W001`` (``--deploy``): REGION_DATABASES puts some region's content in the control database, by
   explicit opt-in (``{"*": "default"}`` or a region mapped to ``default``).
 - ``regions.W002`` (``--deploy``): REGION_DATABASES maps no region at all.
+
+``rtms.W001`` (rtms/checks.py) warns while personal data stored before issue #19 is still in the control
+database.
 """
 
 from __future__ import annotations

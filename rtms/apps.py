@@ -12,7 +12,7 @@ class RtmsConfig(AppConfig):
         from celery import signals as celery_signals
 
         from controlplane.health import WEB_COLLECTORS
-        from rtms import signals  # noqa: F401  (connects post_migrate handlers)
+        from rtms import checks, signals  # noqa: F401  (registers checks, connects post_migrate handlers)
         from rtms.inbox.gauges import InboxCollector
         from rtms.inbox.publish import flush_route_publisher
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,6 +29,7 @@ from regions.access import QUARANTINE_GROUP, scope_for
 from regions.admin_scoping import ReadOnlyAdminMixin, RegionScopedAdmin
 from regions.models import Region
 from regions.storage import RegionStorageNotConfigured, content_alias
+from rtms.inbox.payloads import PayloadMissing, event_body
 from rtms.inbox.reroute import meeting_reroute
 from rtms.models import (
     AuditLog,
@@ -221,9 +223,17 @@ class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
         "websocket_received_at",
     ]
     list_filter = ["status", "event_type", "first_channel", "region"]
-    search_fields = ["dedupe_key"]
+    search_fields = ["dedupe_key", "=meeting_uuid"]
     date_hierarchy = "received_at"
     actions = [reroute_quarantined]
+    readonly_fields = ["body"]
+
+    @admin.display(description="body (from the region's database once routed)")
+    def body(self, row: InboundEvent) -> str:
+        try:
+            return json.dumps(event_body(row), indent=2, ensure_ascii=False)
+        except PayloadMissing:
+            return json.dumps(row.payload, indent=2, ensure_ascii=False)
 
 
 @admin.register(RefusedDelivery)

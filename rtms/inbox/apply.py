@@ -21,6 +21,7 @@ from rtms import hooks, metrics
 from rtms.gateway.notify import notify_gateways
 from rtms.inbox.attempts import attempt
 from rtms.inbox.facts import account_for
+from rtms.inbox.payloads import event_body
 from rtms.inbox.publish import enqueue_start
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
 from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, RtmsStream
@@ -202,13 +203,14 @@ def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
 
 def _apply(event_id: int, clock: Clock) -> str:
     with transaction.atomic():
-        row = InboundEvent.objects.select_for_update().get(pk=event_id)
+        # Locks the inbox row only: FOR UPDATE on the join would serialise every apply of a region.
+        row = InboundEvent.objects.select_for_update(of=("self",)).select_related("region").get(pk=event_id)
         if row.status != InboxStatus.PENDING:
             return "skipped"
         if row.meeting_id is None:
             return "not_routed"
         meeting = Meeting.objects.select_related("region", "account").get(pk=row.meeting_id)
-        event = parse_event(row.payload)
+        event = parse_event(event_body(row))  # from the region's database once routed
         outcome: str
         if isinstance(event, MeetingStarted | RtmsStarted) and _erased(meeting):
             # An erased meeting gets neither its personal data back nor a new capture (compliance/erasure.py).

@@ -40,7 +40,9 @@ def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> In
     erased = uuid is not None and Meeting.objects.filter(zoom_uuid=uuid, erasure__isnull=False).exists()
     # One upsert statement, committed on its own: no explicit transaction around it (that would only add
     # round trips). on_commit then runs at once, or after the caller's transaction if there is one.
-    stored = inbox_store(event=event, body=body, channel=channel, meeting_erased=erased, clock=clock)
+    stored = inbox_store(
+        event=event, body=body, channel=channel, meeting_uuid=uuid, meeting_erased=erased, clock=clock
+    )
     if stored.first and stored.status == InboxStatus.PENDING:
         transaction.on_commit(lambda: enqueue_route(stored.event_id))
     return Ingested(event=event, stored=stored)

@@ -26,10 +26,10 @@ _ARRIVAL_COLUMN = {Channel.WEBHOOK: "webhook_received_at", Channel.WEBSOCKET: "w
 
 _UPSERT = """
 INSERT INTO rtms_inboundevent
-    (dedupe_key, event_type, event_ts, payload, first_channel, received_at, {column},
+    (dedupe_key, event_type, meeting_uuid, event_ts, payload, first_channel, received_at, {column},
      delivery_count, status, attempts, error)
-VALUES (%(key)s, %(type)s, %(ts)s, %(payload)s::jsonb, %(channel)s, %(now)s, %(now)s, 1, %(status)s, 0,
-        %(error)s)
+VALUES (%(key)s, %(type)s, %(uuid)s, %(ts)s, %(payload)s::jsonb, %(channel)s, %(now)s, %(now)s, 1,
+        %(status)s, 0, %(error)s)
 ON CONFLICT (dedupe_key) DO UPDATE
    SET {column} = COALESCE(rtms_inboundevent.{column}, EXCLUDED.{column}),
        delivery_count = rtms_inboundevent.delivery_count + 1
@@ -52,6 +52,7 @@ def inbox_store(
     event: ZoomEvent,
     body: dict[str, object],
     channel: Channel,
+    meeting_uuid: str | None = None,
     meeting_erased: bool = False,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Stored:
@@ -64,6 +65,7 @@ def inbox_store(
     params: dict[str, str | int | datetime] = {
         "key": dedupe_key(event, body),
         "type": event.event[:100],
+        "uuid": (meeting_uuid or "")[:128],
         "ts": event.event_ts,
         "payload": json.dumps(stored_body, ensure_ascii=False, separators=(",", ":")),
         "channel": channel.value,

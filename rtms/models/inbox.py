@@ -25,7 +25,12 @@ class InboundEvent(models.Model):
 
     dedupe_key = models.CharField(max_length=255, unique=True)
     event_type = models.CharField(max_length=100, db_index=True)
+    # The meeting (or webinar) instance the event names, also for types we do not parse; kept when the
+    # payload goes, so that erasure and the reconciler find the event without reading its body.
+    meeting_uuid = models.CharField(max_length=128, blank=True, db_index=True)
     event_ts = models.BigIntegerField(help_text="Zoom's event_ts, ms since the epoch")
+    # Zoom's body until the event is routed; then a stub, and the body lives in the region's database
+    # (RoutedPayload). Quarantined and unparsed events keep it here until INBOX_UNROUTED_PAYLOAD_DAYS.
     payload = models.JSONField()
     first_channel = models.CharField(max_length=16, choices=Channel.choices)
     received_at = models.DateTimeField(db_index=True)

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 
 from regions.storage import content_alias
 
+_Content = TypeVar("_Content", bound=models.Model)
 
-class RegionContentQuerySet(models.QuerySet["TranscriptSegment"]):
-    def create(self, **kwargs: Any) -> TranscriptSegment:
+
+class RegionContentQuerySet(models.QuerySet[_Content]):
+    def create(self, **kwargs: Any) -> _Content:
         # QuerySet.create asks the router without the instance, so route by region_code here.
         if self._db is None and kwargs.get("region_code"):  # type: ignore[attr-defined]
             return self.using(content_alias(kwargs["region_code"])).create(**kwargs)
@@ -34,7 +36,7 @@ class TranscriptSegment(models.Model):
     language = models.IntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = RegionContentQuerySet.as_manager()
+    objects = RegionContentQuerySet["TranscriptSegment"].as_manager()
 
     class Meta:
         ordering = ["stream_id", "seq"]
@@ -44,3 +46,24 @@ class TranscriptSegment(models.Model):
 
     def __str__(self) -> str:
         return f"segment {self.stream_id}#{self.seq}"
+
+
+class RoutedPayload(models.Model):
+    """Region content: the raw body of an event once it is routed, in the owning region's database (issue
+    #19). The control inbox row keeps a stub; applying the event reads the body from here. Refers to the
+    control rows by id only (regions/db_router.py)."""
+
+    event_id = models.BigIntegerField(unique=True, help_text="rtms.InboundEvent id (control database)")
+    region_code = models.CharField(max_length=63)
+    meeting_id = models.BigIntegerField(db_index=True)
+    event_type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(db_index=True)
+    payload = models.JSONField()
+
+    objects = RegionContentQuerySet["RoutedPayload"].as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} (event {self.event_id})"

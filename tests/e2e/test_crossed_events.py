@@ -119,8 +119,9 @@ def test_lost_and_crossed_events_leave_no_meeting_uncaptured(
     # captured all the same, so the test does not depend on the beat's phase.)
     _wait_captured(held, "the meeting whose rtms_started waited for routing, captured")
     auto_started = ledger(sim, kind="event.emitted", event="meeting.rtms_started", meeting_uuid=held)
+    # Found by its dedupe key: once routed, its body is in the region's database (issue #19).
     waited = InboundEvent.objects.get(
-        event_type="meeting.rtms_started", payload__payload__rtms_stream_id=auto_started[0]["rtms_stream_id"]
+        dedupe_key__startswith=f"meeting.rtms_started:{auto_started[0]['rtms_stream_id']}:"
     )
     assert waited.status == "processed" and waited.meeting is not None and waited.meeting.zoom_uuid == held
     assert RtmsStream.objects.filter(rtms_stream_id=auto_started[0]["rtms_stream_id"]).exists()

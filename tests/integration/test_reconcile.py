@@ -20,7 +20,8 @@ from rtms.zoom_clients import zoom_api_for
 from tests.support import event_body
 from zoomsim.testing import SimServer
 
-pytestmark = pytest.mark.django_db
+# Routed events' bodies move to the region's database (issue #19): tests reach every database.
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 @pytest.fixture
