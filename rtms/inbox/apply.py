@@ -21,8 +21,9 @@ from rtms import hooks, metrics
 from rtms.gateway.notify import notify_gateways
 from rtms.inbox.attempts import attempt
 from rtms.inbox.facts import account_for
-from rtms.inbox.payloads import event_body
+from rtms.inbox.payloads import event_body, payload_to_region
 from rtms.inbox.publish import enqueue_start
+from rtms.inbox.redaction import payload_stub
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
 from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, RtmsStream
 from rtms.services import meeting_transition, stream_transition
@@ -210,7 +211,7 @@ def _apply(event_id: int, clock: Clock) -> str:
         if row.meeting_id is None:
             return "not_routed"
         meeting = Meeting.objects.select_related("region", "account").get(pk=row.meeting_id)
-        event = parse_event(event_body(row))  # from the region's database once routed
+        event = parse_event(event_body(row))  # from the region's database if it moved there already
         outcome: str
         if isinstance(event, MeetingStarted | RtmsStarted) and _erased(meeting):
             # An erased meeting gets neither its personal data back nor a new capture (compliance/erasure.py).
@@ -231,8 +232,14 @@ def _apply(event_id: int, clock: Clock) -> str:
             outcome = apply_concurrency_limited(event, meeting, clock)
         else:
             outcome = "ignored"
+        # The body moves to the region's database, written by this, the region's own worker; the control
+        # row keeps a stub (rtms/inbox/payloads.py). A rollback leaves both: the retry finds the copy.
+        if outcome == "ignored_erased":  # an erased meeting's body is kept nowhere
+            stub = payload_stub(row.event_type, row.event_ts, "erasure")
+        else:
+            stub = payload_to_region(row, region_code=row.region.code, meeting_id=meeting.pk)  # type: ignore[union-attr]
         InboundEvent.objects.filter(pk=row.pk).update(
-            status=InboxStatus.PROCESSED, processed_at=clock.now(), error=""
+            status=InboxStatus.PROCESSED, processed_at=clock.now(), error="", payload=stub
         )
     metrics.APPLIED.labels(event.event).inc()
     logger.info("inbox.applied", extra={"event_id": event_id, "meeting_id": meeting.pk, "outcome": outcome})

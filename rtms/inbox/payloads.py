@@ -1,9 +1,11 @@
-"""Where an event's body is: in the control inbox until the event is routed, then in the owning region's
+"""Where an event's body is: in the control inbox until the event is applied, then in the owning region's
 database (``RoutedPayload``), with a stub left in the control row (issue #19: a region's personal data at
 rest lives only in that region).
 
-The move is idempotent and ordered so that a crash leaves the body somewhere readable: the region copy is
-written first; only then does the control row (in the caller's transaction) get its region and the stub.
+The region's own worker moves it when it applies the event (rtms/inbox/apply.py): region content is
+written by the region's processes only (docs/deploy.md). The move is idempotent and ordered so that a
+crash leaves the body somewhere readable: the region copy is written first; only then does the control
+row (in the caller's transaction) get the stub.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from django.db.models import QuerySet
 
 from regions.storage import content_alias
 from rtms.inbox.redaction import REDACTED_KEY, payload_stub
-from rtms.models import InboundEvent, RoutedPayload
+from rtms.models import InboundEvent, InboxStatus, RoutedPayload
 
 # The stub's reason for a body that moved to its region; compliance/content.py's scrubs leave it alone.
 MOVED = "in the region's database"
@@ -61,10 +63,14 @@ def event_body(row: InboundEvent) -> object:
 
 
 def routed_bodies_in_control() -> QuerySet[InboundEvent]:
-    """Routed rows whose body is still in the control database: routed before bodies moved to their
-    regions (issue #19). ``manage.py move_to_regions`` moves them; ``check --deploy`` warns while any
-    remain (regions/checks.py)."""
-    return InboundEvent.objects.filter(region__isnull=False).exclude(payload__has_key=REDACTED_KEY)
+    """Settled routed rows whose body is still in the control database: applied before bodies moved to
+    their regions (issue #19), or failed or ignored after routing. ``manage.py move_to_regions`` moves
+    them; ``check --deploy`` warns while any remain (rtms/checks.py). Pending rows are the apply step's."""
+    return (
+        InboundEvent.objects.filter(region__isnull=False)
+        .exclude(status=InboxStatus.PENDING)
+        .exclude(payload__has_key=REDACTED_KEY)
+    )
 
 
 def move_routed_bodies(*, batch: int = 500) -> int:

@@ -1,7 +1,7 @@
 """Routing an event (worker, queue ``control``): the residency rules decide which region owns its meeting.
 
-Idempotent: it only fills in the meeting and region of a pending row, moves its body to the region's
-database (the control row keeps a stub), and hands it to the region's queue after commit. Stop and
+Idempotent: it only fills in the meeting and region of a pending row, and hands it to the region's queue
+after commit (where the region's worker applies it and moves its body to the region's database). Stop and
 interrupt events follow the stream we stored, never a fresh decision; a meeting no rule places is
 quarantined (stored, visible in the admin, never processed outside a region).
 """
@@ -19,7 +19,6 @@ from regions.models import Region
 from rtms import metrics
 from rtms.inbox.attempts import attempt
 from rtms.inbox.facts import account_for, event_account_id, facts_from_event, meeting_uuid_of
-from rtms.inbox.payloads import payload_to_region
 from rtms.inbox.publish import enqueue_apply, enqueue_route
 from rtms.lifecycle import RoutingStatus
 from rtms.models import InboundEvent, InboxStatus, Meeting, RtmsStream, ZoomAccount
@@ -142,10 +141,8 @@ def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
             metrics.QUARANTINED.inc()
             logger.info("inbox.quarantined", extra={"event_id": row.pk, "meeting_id": meeting.pk})
             return RouteResult("quarantined")
-        # The body moves to the region's database; the control row keeps a stub (rtms/inbox/payloads.py).
-        stub = payload_to_region(row, region_code=region.code, meeting_id=meeting.pk)
         InboundEvent.objects.filter(pk=row.pk, status=InboxStatus.PENDING).update(
-            meeting=meeting, region=region, payload=stub
+            meeting=meeting, region=region
         )
         transaction.on_commit(lambda: enqueue_apply(row.pk, region.code))
     return RouteResult("routed", region.code)
