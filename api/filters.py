@@ -14,6 +14,7 @@ from reconciler.models import ReconcileRun, RunStatus
 from regions.models import ResidencyRule, RuleField
 from rtms.models import Channel, InboundEvent, InboxStatus, Meeting
 from rtms.models.meetings import MEETING_STATE_CHOICES, ROUTING_STATUS_CHOICES
+from rtms.personal import email_hashes_to_search
 
 
 class IdFilter(filters.Filter):  # type: ignore[misc]
@@ -50,7 +51,10 @@ class MeetingFilter(filters.FilterSet):  # type: ignore[misc]
     state = filters.ChoiceFilter(choices=MEETING_STATE_CHOICES)
     routing_status = filters.ChoiceFilter(choices=ROUTING_STATUS_CHOICES)
     host = filters.CharFilter(
-        method="filter_host", max_length=320, help_text="Host e-mail (case-insensitive) or Zoom host id."
+        method="filter_host",
+        max_length=320,
+        help_text="Host e-mail (exact, case-insensitive; matched through its keyed hash, the e-mail itself "
+        "is in the region) or Zoom host id.",
     )
     zoom_meeting_id = IdFilter(field_name="zoom_meeting_id")
     started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
@@ -61,7 +65,7 @@ class MeetingFilter(filters.FilterSet):  # type: ignore[misc]
         fields: list[str] = []
 
     def filter_host(self, queryset: QuerySet[Meeting], name: str, value: str) -> QuerySet[Meeting]:
-        return queryset.filter(Q(host_email__iexact=value) | Q(host_id=value))
+        return queryset.filter(Q(host_email_hash__in=email_hashes_to_search(value)) | Q(host_id=value))
 
 
 class InboundEventFilter(filters.FilterSet):  # type: ignore[misc]

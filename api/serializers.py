@@ -14,11 +14,13 @@ from rtms.inbox.payloads import PayloadMissing, event_body
 from rtms.models import (
     InboundEvent,
     Meeting,
+    MeetingDetails,
     MeetingTransition,
     RtmsStream,
     StreamTransition,
     TranscriptSegment,
 )
+from rtms.personal import details_for, details_of
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint: a larger id is invalid input, not a database error
 MAX_SEQ = 2**31 - 1
@@ -103,12 +105,28 @@ class StreamSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
+class MeetingListSerializer(serializers.ListSerializer):  # type: ignore[type-arg]
+    """Reads the page's topics and e-mails from the regions' databases at once: one query per region."""
+
+    def to_representation(self, data: Any) -> Any:
+        meetings = list(data.all() if hasattr(data, "all") else data)
+        self._context["details"] = details_for(meetings)
+        return super().to_representation(meetings)
+
+
 class MeetingSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     region = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)  # type: ignore[var-annotated]
     account = serializers.SlugRelatedField(slug_field="zoom_account_id", read_only=True, allow_null=True)  # type: ignore[var-annotated]
+    host_email = serializers.SerializerMethodField(
+        help_text="Read from the meeting's region (personal data); empty for a quarantined meeting."
+    )
+    topic = serializers.SerializerMethodField(
+        help_text="Read from the meeting's region (personal data); empty for a quarantined meeting."
+    )
 
     class Meta:
         model = Meeting
+        list_serializer_class = MeetingListSerializer
         fields = [
             "id",
             "zoom_uuid",
@@ -126,6 +144,18 @@ class MeetingSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "rtms_start_error",
             "rtms_manual_stop_at",
         ]
+
+    def _details(self, meeting: Meeting) -> MeetingDetails | None:
+        known: dict[int, MeetingDetails] | None = self.context.get("details")
+        return known.get(meeting.pk) if known is not None else details_of(meeting)
+
+    def get_host_email(self, meeting: Meeting) -> str:
+        details = self._details(meeting)
+        return details.host_email if details else ""
+
+    def get_topic(self, meeting: Meeting) -> str:
+        details = self._details(meeting)
+        return details.topic if details else ""
 
 
 class MeetingDetailSerializer(MeetingSerializer):

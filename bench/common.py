@@ -53,6 +53,7 @@ def production_env(**overrides: str) -> dict[str, str]:
             "DOTENV_PATH": "/nonexistent/.env",  # a developer's .env must not leak in
             "DEBUG": "false",
             "SECRET_KEY": "bench-secret-key-not-for-production-" + "x" * 20,
+            "PERSONAL_DATA_HASH_KEY": "bench-hash-key-not-for-production-" + "y" * 20,
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "false",
             # INFO logs one JSON line per event; WARNING keeps logging out of the measurement.

@@ -184,6 +184,7 @@ def insert_stream(started: dict[str, Any]) -> tuple[int, datetime]:
     from rtms.gateway.notify import notify_gateways
     from rtms.lifecycle import RoutingStatus
     from rtms.models import Meeting, RtmsStream, ZoomAccount
+    from rtms.personal import email_hash
 
     region = Region.objects.get(code=REGION)
     account = ZoomAccount.objects.get(zoom_account_id=CREDENTIALS["ZOOM_ACCOUNT_ID"])
@@ -193,7 +194,7 @@ def insert_stream(started: dict[str, Any]) -> tuple[int, datetime]:
             zoom_uuid=started["meeting_uuid"],
             zoom_meeting_id=int(started["meeting_id"]),
             account=account,
-            host_email=started["host_email"],
+            host_email_hash=email_hash(started["host_email"]),
             region=region,
             routing_status=RoutingStatus.ROUTED,
             started_at=now,

@@ -20,7 +20,7 @@ from django.db.models.functions import JSONObject
 from regions.storage import content_alias
 from rtms.gateway.audio import region_media_root
 from rtms.inbox.redaction import REDACTED_KEY
-from rtms.models import InboundEvent, RoutedPayload, TranscriptSegment
+from rtms.models import InboundEvent, MeetingDetails, RoutedPayload, TranscriptSegment
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ def content_delete(qs: QuerySet[Any], *, dry_run: bool = False) -> int:
 
 def segments_delete(qs: QuerySet[TranscriptSegment], *, dry_run: bool = False) -> int:
     return content_delete(qs, dry_run=dry_run)
+
+
+def meeting_details_queryset(region_code: str) -> QuerySet[MeetingDetails]:
+    """Topics and host e-mails, in the region's database (rtms/personal.py)."""
+    return MeetingDetails.objects.using(content_alias(region_code)).filter(region_code=region_code)
 
 
 def routed_payload_queryset(region_code: str) -> QuerySet[RoutedPayload]:

@@ -36,6 +36,7 @@ from django.db.models import F, Q, QuerySet
 from compliance.content import (
     audio_delete,
     content_delete,
+    meeting_details_queryset,
     payloads_scrub,
     routed_payload_queryset,
     segment_queryset,
@@ -158,7 +159,8 @@ def meeting_erase(
         ErasureTombstone.objects.filter(pk=tombstone.pk).update(
             audio_files_deleted=F("audio_files_deleted") + files
         )
-        # Step 3b: the bodies of its routed events, in the region's database.
+        # Step 3b: its topic and host e-mail, and the bodies of its routed events, in the region's database.
+        content_delete(meeting_details_queryset(region_code).filter(meeting_id=meeting.pk))
         bodies = content_delete(routed_payload_queryset(region_code).filter(meeting_id=meeting.pk))
         ErasureTombstone.objects.filter(pk=tombstone.pk).update(
             payloads_scrubbed=F("payloads_scrubbed") + bodies
@@ -166,8 +168,10 @@ def meeting_erase(
 
     # Step 4: control rows, completion and audit together, so "completed" and its audit row never disagree.
     with transaction.atomic():
-        Meeting.objects.filter(pk=meeting.pk).update(host_email="", host_id="", topic="")
-        meeting.host_email = meeting.host_id = meeting.topic = ""
+        Meeting.objects.filter(pk=meeting.pk).update(
+            host_id="", host_email_hash="", host_email_domain="", legacy_host_email="", legacy_topic=""
+        )
+        meeting.host_id = ""
         # Stuck events are settled first: scrubbed, they could never be applied, and an erased meeting must
         # not be captured again anyway.
         named = inbox_rows_naming(meeting)

@@ -7,8 +7,8 @@ everything and is reported as such (no built-in default: the period is a legal d
 What goes, per region with a policy:
 
 - transcript segments created before ``now - transcript_days`` (region database);
-- the host e-mail, host id and topic of meetings that ended before that same cutoff (control database):
-  the meeting's metadata does not outlive its transcript;
+- the topic and host e-mail (region database) and the host id, e-mail hash and domain (control database)
+  of meetings that ended before that same cutoff: the meeting's metadata does not outlive its transcript;
 - WAV parts last written before ``now - audio_days`` (region media root);
 - inbox payloads received before ``now - inbox_payload_days``, replaced by a stub.
 
@@ -37,6 +37,7 @@ from django.db.models import Min, Q
 from compliance.content import (
     audio_delete,
     content_delete,
+    meeting_details_queryset,
     payloads_scrub,
     routed_payload_queryset,
     segment_queryset,
@@ -167,12 +168,7 @@ def retention_sweep_region(policy: RetentionPolicy, *, dry_run: bool, now: datet
     result.segments = segments_delete(
         segment_queryset(code).filter(created_at__lt=transcript_cutoff), dry_run=dry_run
     )
-    meetings = Meeting.objects.filter(region=region, ended_at__lt=transcript_cutoff).filter(
-        ~Q(host_email="") | ~Q(host_id="") | ~Q(topic="")
-    )
-    result.meetings_scrubbed = (
-        meetings.count() if dry_run else meetings.update(host_email="", host_id="", topic="")
-    )
+    result.meetings_scrubbed = _meeting_details_sweep(region, transcript_cutoff, dry_run=dry_run)
     deleted = audio_delete(code, modified_before=now - timedelta(days=policy.audio_days), dry_run=dry_run)
     result.audio_files, result.audio_bytes = deleted.files, deleted.bytes
     payload_cutoff = now - timedelta(days=policy.inbox_payload_days)
@@ -209,6 +205,36 @@ def retention_sweep_region(policy: RetentionPolicy, *, dry_run: bool, now: datet
         },
     )
     return result
+
+
+def _meeting_details_sweep(region: Region, cutoff: datetime, *, dry_run: bool) -> int:
+    """A meeting's topic and host e-mail (region database) and its host id, e-mail hash and domain
+    (control) do not outlive its transcript: gone for meetings that ended before ``cutoff``. Returns how
+    many meetings lost something."""
+    code = region.code
+    scrubbed: set[int] = set()
+    held = list(meeting_details_queryset(code).order_by("meeting_id").values_list("meeting_id", flat=True))
+    for start in range(0, len(held), _ID_CHUNK):
+        ended = set(
+            Meeting.objects.filter(pk__in=held[start : start + _ID_CHUNK], ended_at__lt=cutoff).values_list(
+                "pk", flat=True
+            )
+        )
+        content_delete(meeting_details_queryset(code).filter(meeting_id__in=ended), dry_run=dry_run)
+        scrubbed |= ended
+    in_control = Meeting.objects.filter(region=region, ended_at__lt=cutoff).filter(
+        ~Q(host_id="")
+        | ~Q(host_email_hash="")
+        | ~Q(host_email_domain="")
+        | ~Q(legacy_host_email="")
+        | ~Q(legacy_topic="")
+    )
+    scrubbed |= set(in_control.values_list("pk", flat=True))
+    if not dry_run:
+        in_control.update(
+            host_id="", host_email_hash="", host_email_domain="", legacy_host_email="", legacy_topic=""
+        )
+    return len(scrubbed)
 
 
 def _erased_meetings(region_code: str) -> list[int]:

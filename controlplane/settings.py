@@ -35,6 +35,15 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-only-for-debug" if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is required unless DEBUG is on")
+# The key of the keyed hash the control database keeps instead of a host's e-mail (rtms/personal.py), its
+# own secret so that rotating SECRET_KEY (sessions, signing) leaves the hashes alone, and the reverse.
+# During a rotation the previous key is still searched (docs/configuration.md).
+PERSONAL_DATA_HASH_KEY = env_str(
+    "PERSONAL_DATA_HASH_KEY", "insecure-development-hash-key-only-for-debug" if DEBUG else ""
+)
+if not PERSONAL_DATA_HASH_KEY:
+    raise ImproperlyConfigured("PERSONAL_DATA_HASH_KEY is required unless DEBUG is on")
+PERSONAL_DATA_HASH_KEY_PREVIOUS = env_str("PERSONAL_DATA_HASH_KEY_PREVIOUS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -21,7 +21,8 @@ from live.states import Shown, StateView, shown_state
 from regions.access import scope_for
 from regions.storage import content_alias
 from rtms.lifecycle import MeetingState, StreamState
-from rtms.models import Meeting, RtmsStream, StreamTransition, TranscriptSegment
+from rtms.models import Meeting, MeetingDetails, RtmsStream, StreamTransition, TranscriptSegment
+from rtms.personal import details_for
 
 # What the page receives of a segment: ids, speaker and text (same keys as the gateway's live messages).
 SEGMENT_FIELDS = ("stream_id", "seq", "speaker_id", "speaker_name", "text", "start_ms", "end_ms")
@@ -60,6 +61,10 @@ def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
     if Meeting.objects.filter(pk=meeting.pk, erasure__isnull=False).exists():
         raise LiveErased(meeting_id)
     return meeting
+
+
+def meeting_title(meeting: Meeting, details: MeetingDetails | None) -> str:
+    return (details.topic if details else "") or f"Meeting {meeting.zoom_meeting_id or meeting.pk}"
 
 
 def newest_stream_id(meeting_id: int) -> int | None:
@@ -156,6 +161,7 @@ def _rows(meetings: Iterable[Meeting]) -> list[MeetingRow]:
         .annotate(n=Count("id"))
         .values_list("stream_id", "n")
     )
+    details = details_for(meetings)  # topics are in the regions' databases
     rows = []
     for m in meetings:
         stream = newest.get(m.pk)
@@ -163,7 +169,7 @@ def _rows(meetings: Iterable[Meeting]) -> list[MeetingRow]:
         rows.append(
             MeetingRow(
                 meeting_id=m.pk,
-                title=m.topic or f"Meeting {m.zoom_meeting_id or m.pk}",
+                title=meeting_title(m, details.get(m.pk)),
                 region_code=m.region.code,
                 region_name=m.region.name,
                 started_at=m.started_at or m.created_at,

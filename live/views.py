@@ -26,10 +26,12 @@ from live.selectors import (
     live_meeting_rows,
     meeting_for_viewer,
     meeting_state_view,
+    meeting_title,
     segments_after,
 )
 from live.services import transcript_view_record
 from live.states import EXPLANATIONS
+from rtms.personal import details_of
 
 # start_ms from Zoom is epoch milliseconds; smaller values are offsets into the meeting (older data, tests).
 _EPOCH_MS_FLOOR = 10**12
@@ -121,7 +123,7 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         source_ip=client_ip(request),
         segments=len(segments),
     )
-    title = meeting.topic or f"Meeting {meeting.zoom_meeting_id or meeting.pk}"
+    title = meeting_title(meeting, details_of(meeting))
     context = _admin_context(request, title)
     context.update(
         {

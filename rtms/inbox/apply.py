@@ -26,6 +26,7 @@ from rtms.inbox.publish import enqueue_start
 from rtms.inbox.redaction import payload_stub
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
 from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, RtmsStream
+from rtms.personal import details_save
 from rtms.services import meeting_transition, stream_transition
 from rtms.zoom.protocol import (
     ConcurrencyLimited,
@@ -60,11 +61,9 @@ def apply_meeting_started(event: MeetingStarted, meeting: Meeting, clock: Clock)
         "zoom_meeting_id": event.meeting_id,
         "host_id": event.host_id,
     }
-    if event.host_email:
-        updates["host_email"] = event.host_email
-    if event.topic:
-        updates["topic"] = event.topic
     Meeting.objects.filter(pk=meeting.pk).update(**updates)
+    # The topic and e-mail go to the region's database, here, in the region's own worker.
+    details_save(meeting, topic=event.topic, host_email=event.host_email)
     Meeting.objects.filter(pk=meeting.pk, started_at__isnull=True).update(started_at=event.start_time or now)
     account = meeting.account or account_for(event.account_id)
     if account is not None and meeting.account_id is None:
@@ -92,6 +91,7 @@ def _close_active_streams(meeting: Meeting, *, cause: str, stop_reason: int, clo
 
 def apply_meeting_ended(event: MeetingEnded, meeting: Meeting, clock: Clock) -> None:
     ended_at = event.end_time or clock.now()
+    details_save(meeting, topic=event.topic, host_email=event.host_email)  # meeting.started may be lost
     meeting_transition(
         meeting.pk, MeetingState.ENDED, cause="zoom.meeting_ended", fields={"ended_at": ended_at}, clock=clock
     )

@@ -22,6 +22,7 @@ from rtms.inbox.facts import account_for, event_account_id, facts_from_event, me
 from rtms.inbox.publish import enqueue_apply, enqueue_route
 from rtms.lifecycle import RoutingStatus
 from rtms.models import InboundEvent, InboxStatus, Meeting, RtmsStream, ZoomAccount
+from rtms.personal import control_email_fields
 from rtms.residency import ApiFactory, RoutingOutcome, route_meeting
 from rtms.zoom.protocol import MeetingEnded, MeetingStarted, RtmsInterrupted, RtmsStopped, parse_event
 from rtms.zoom_clients import zoom_api_for
@@ -40,18 +41,18 @@ def meeting_ensure(
     account: ZoomAccount | None,
     outcome: RoutingOutcome,
     *,
-    topic: str = "",
     started_at: datetime | None = None,
 ) -> Meeting:
     """The meeting row, created on first sight (by an event or by the reconciler). Once a meeting has a
-    region it keeps it; a quarantined meeting is upgraded when a later attempt can route it."""
+    region it keeps it; a quarantined meeting is upgraded when a later attempt can route it. It holds no
+    topic and no e-mail, only the e-mail's domain and keyed hash: the region's worker records the text in
+    the region's database when it applies the meeting's events (rtms/personal.py)."""
     facts = outcome.facts
     defaults = {
         "zoom_meeting_id": facts.meeting_id,
         "account": account,
         "host_id": facts.host_id or "",
-        "host_email": facts.host_email or "",
-        "topic": topic,
+        **control_email_fields(facts.host_email),
         "region": outcome.region,
         "routing_status": RoutingStatus.ROUTED if outcome.region else RoutingStatus.QUARANTINED,
         "routing_note": outcome.note[:255],
@@ -127,10 +128,8 @@ def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
     else:
         account = account_for(event_account_id(event))
         outcome = route_meeting(facts_from_event(event), account=account, api_factory=api_factory)
-        topic, started_at = "", None
-        if isinstance(event, MeetingStarted | MeetingEnded):
-            topic, started_at = event.topic, event.start_time
-        meeting = meeting_ensure(uuid, account, outcome, topic=topic, started_at=started_at)
+        started_at = event.start_time if isinstance(event, MeetingStarted | MeetingEnded) else None
+        meeting = meeting_ensure(uuid, account, outcome, started_at=started_at)
         region = Region.objects.get(pk=meeting.region_id) if meeting.region_id is not None else None
 
     with transaction.atomic():

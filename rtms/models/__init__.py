@@ -5,7 +5,7 @@ from rtms.models.audit import AppendOnlyError, AuditLog
 from rtms.models.inbox import Channel, InboundEvent, InboxStatus, RefusedDelivery
 from rtms.models.leases import Lease
 from rtms.models.meetings import Meeting, MeetingTransition, RtmsStream, StreamTransition
-from rtms.models.transcripts import RoutedPayload, TranscriptSegment
+from rtms.models.transcripts import MeetingDetails, RoutedPayload, TranscriptSegment
 
 __all__ = [
     "AccountMode",
@@ -16,6 +16,7 @@ __all__ = [
     "InboxStatus",
     "Lease",
     "Meeting",
+    "MeetingDetails",
     "MeetingTransition",
     "RefusedDelivery",
     "RoutedPayload",

@@ -29,8 +29,15 @@ class Meeting(models.Model):
     zoom_meeting_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     account = models.ForeignKey("rtms.ZoomAccount", on_delete=models.PROTECT, null=True, blank=True)
     host_id = models.CharField(max_length=64, blank=True)
-    host_email = models.CharField(max_length=320, blank=True)
-    topic = models.CharField(max_length=300, blank=True)
+    # The host's e-mail and the topic live in the region's database (MeetingDetails, issue #19). Control
+    # keeps what routing and search need: the e-mail's domain (a residency fact) and a keyed hash of the
+    # e-mail for exact search (rtms/personal.py).
+    host_email_domain = models.CharField(max_length=255, blank=True)
+    host_email_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # Written before issue #19, never since: `manage.py move_to_regions` moves them to the region and
+    # blanks them; `check --deploy` warns until it has. A later release drops the columns.
+    legacy_host_email = models.CharField(max_length=320, blank=True, db_column="host_email")
+    legacy_topic = models.CharField(max_length=300, blank=True, db_column="topic")
     region = models.ForeignKey(
         "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="meetings"
     )

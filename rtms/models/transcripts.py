@@ -67,3 +67,23 @@ class RoutedPayload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} (event {self.event_id})"
+
+
+class MeetingDetails(models.Model):
+    """Region content: a meeting's topic and host e-mail, in the owning region's database (issue #19).
+    Written by the region's worker when it applies the meeting's events; read by the admin, the API and
+    the live pages for users of that region."""
+
+    meeting_id = models.BigIntegerField(unique=True)
+    region_code = models.CharField(max_length=63)
+    topic = models.CharField(max_length=300, blank=True)
+    host_email = models.CharField(max_length=320, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RegionContentQuerySet["MeetingDetails"].as_manager()
+
+    class Meta:
+        verbose_name_plural = "meeting details"
+
+    def __str__(self) -> str:
+        return f"details of meeting {self.meeting_id}"

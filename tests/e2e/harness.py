@@ -64,6 +64,7 @@ def product_env(sim_base_url: str, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "controlplane.settings",
         "DOTENV_PATH": "/nonexistent/.env",
         "SECRET_KEY": "e2e-secret-key-" + "x" * 40,
+        "PERSONAL_DATA_HASH_KEY": "e2e-personal-data-hash-key-" + "y" * 30,
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

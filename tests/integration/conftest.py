@@ -9,6 +9,7 @@ import pytest
 from regions.models import Region
 from regions.storage import content_alias
 from rtms.models import Meeting, RtmsStream, TranscriptSegment
+from rtms.personal import details_of, details_save
 
 _counter = itertools.count(1)
 
@@ -38,18 +39,23 @@ def us() -> Region:
 @pytest.fixture
 def make_meeting() -> MakeMeeting:
     def make(region: Region | None, **fields: Any) -> Meeting:
+        """A meeting as the product stores it: topic and host e-mail in its region's database, the
+        e-mail's hash and domain in control (rtms/personal.py); a quarantined one keeps no text."""
         n = next(_counter)
+        topic = fields.pop("topic", f"Meeting {n}")
+        host_email = fields.pop("host_email", f"host{n}@example.com")
         defaults: dict[str, Any] = {
             # Real Zoom uuids carry / + = ; so do ours, to keep the URL-safety promise honest.
             "zoom_uuid": f"a/b+{n}c==",
             "zoom_meeting_id": 8_000_000_000 + n,
-            "host_email": f"host{n}@example.com",
-            "topic": f"Meeting {n}",
             "region": region,
             "routing_status": "routed" if region else "quarantined",
         }
         defaults.update(fields)
-        return Meeting.objects.create(**defaults)
+        meeting = Meeting.objects.create(**defaults)
+        details_save(meeting, topic=topic, host_email=host_email)
+        meeting.refresh_from_db()
+        return meeting
 
     return make
 
@@ -91,3 +97,11 @@ def add_segments() -> AddSegments:
         return TranscriptSegment.objects.using(content_alias(code)).bulk_create(rows)
 
     return add
+
+
+def personal(meeting_pk: int) -> tuple[str, str, str]:
+    """(host e-mail, topic, e-mail hash) of a meeting as stored: the text in its region's database, the
+    hash in control (issue #19)."""
+    meeting = Meeting.objects.select_related("region").get(pk=meeting_pk)
+    details = details_of(meeting)
+    return (details.host_email if details else "", details.topic if details else "", meeting.host_email_hash)

@@ -16,7 +16,7 @@ from regions.models import Region
 from rtms.gateway.audio import audio_part_path
 from rtms.inbox.apply import event_apply
 from rtms.models import AuditLog, InboundEvent, Meeting, RtmsStream, TranscriptSegment
-from tests.integration.conftest import EU_ALIAS, AddSegments, MakeMeeting, MakeStream
+from tests.integration.conftest import EU_ALIAS, AddSegments, MakeMeeting, MakeStream, personal
 
 pytestmark = pytest.mark.django_db(databases=["default", EU_ALIAS])
 
@@ -97,7 +97,7 @@ def test_erasure_deletes_content_in_the_region_database_audio_and_personal_contr
     assert _segments(EU_ALIAS, meeting) == 0
     assert not erasable["wav"].exists() and not erasable["wav"].parent.exists()
     meeting.refresh_from_db()
-    assert (meeting.host_email, meeting.host_id, meeting.topic) == ("", "", "")
+    assert personal(meeting.pk) == ("", "", "") and meeting.host_id == ""
     assert (meeting.zoom_uuid, meeting.zoom_meeting_id) == (uuid, zoom_id)  # ids are kept
     payload = InboundEvent.objects.get(meeting=meeting).payload
     assert payload == {"event": "meeting.started", "event_ts": 1, "redacted": "erasure"}
@@ -105,7 +105,7 @@ def test_erasure_deletes_content_in_the_region_database_audio_and_personal_contr
     other: Meeting = erasable["other"]
     assert _segments(EU_ALIAS, other) == 1 and erasable["other_wav"].exists()
     assert InboundEvent.objects.get(pk=erasable["other_event"].pk).payload["payload"]["object"]["host_email"]
-    assert Meeting.objects.get(pk=other.pk).host_email
+    assert personal(other.pk)[0]
 
     assert tombstone.completed_at is not None and not tombstone.already_erased
     assert (tombstone.segments_deleted, tombstone.audio_files_deleted, tombstone.payloads_scrubbed) == (
@@ -164,7 +164,7 @@ def test_an_erasure_interrupted_after_the_region_step_is_completed_by_a_retry(
     done = _erase(erasable["meeting"])
     assert done.pk == tombstone.pk and done.completed_at is not None and not done.already_erased
     assert done.segments_deleted == 2 and done.payloads_scrubbed == 1
-    assert Meeting.objects.get(pk=erasable["meeting"].pk).host_email == ""
+    assert personal(erasable["meeting"].pk)[0] == ""
 
 
 def test_erasure_is_refused_while_a_stream_is_capturing(
@@ -176,7 +176,7 @@ def test_erasure_is_refused_while_a_stream_is_capturing(
         _erase(meeting)
     assert _segments(EU_ALIAS, meeting) == 1
     assert not ErasureTombstone.objects.exists() and not AuditLog.objects.exists()
-    assert Meeting.objects.get(pk=meeting.pk).host_email
+    assert personal(meeting.pk)[0]
 
 
 def test_erasure_is_refused_while_events_of_the_meeting_are_pending(erasable: dict[str, Any]) -> None:
@@ -197,7 +197,7 @@ def test_a_quarantined_meeting_is_erased_from_the_control_database(make_meeting:
     _event(meeting, 4, status="quarantined")
     tombstone = _erase(meeting)
     assert tombstone.completed_at is not None and tombstone.region_code == ""
-    assert Meeting.objects.get(pk=meeting.pk).host_email == ""
+    assert personal(meeting.pk) == ("", "", "")
     assert InboundEvent.objects.get(meeting=meeting).payload["redacted"] == "erasure"
 
 

@@ -55,6 +55,7 @@ def _env(**extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "controlplane.settings",
         "DOTENV_PATH": "/nonexistent/.env",
         "SECRET_KEY": "k" * 60 + "-production-like-secret-value",
+        "PERSONAL_DATA_HASH_KEY": "h" * 60 + "-production-like-hash-key",
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": _url(),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "SECRET_KEY": "k" * 60 + "-production-like-secret-value",
+    "PERSONAL_DATA_HASH_KEY": "h" * 60 + "-production-like-hash-key",
     "ALLOWED_HOSTS": "rtms.example.com",
     "DOTENV_PATH": "/nonexistent/.env",
     "PATH": os.environ.get("PATH", ""),

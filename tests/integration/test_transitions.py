@@ -11,7 +11,8 @@ from rtms.models import MeetingTransition, RtmsStream, StreamTransition
 from rtms.services import IllegalTransition, meeting_transition, stream_transition
 from tests.integration.conftest import MakeMeeting, MakeStream
 
-pytestmark = pytest.mark.django_db
+# Meetings keep their topic in the region's database (issue #19).
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def test_a_legal_stream_transition_updates_state_and_appends_a_row(
@@ -67,7 +68,7 @@ def test_meeting_end_sets_ended_at_and_is_idempotent(eu: Region, make_meeting: M
         meeting_transition(meeting.pk, MeetingState.LIVE, cause="zombie")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_concurrent_identical_transitions_apply_exactly_once(
     eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import models
 
-from rtms.models import Meeting, RtmsStream, ZoomAccount
+from rtms.models import Meeting, MeetingDetails, RtmsStream, ZoomAccount
 from rtms.zoom import protocol
 
 
@@ -15,8 +15,8 @@ from rtms.zoom import protocol
     [
         ("MAX_MEETING_UUID", Meeting, "zoom_uuid"),
         ("MAX_HOST_ID", Meeting, "host_id"),
-        ("MAX_EMAIL", Meeting, "host_email"),
-        ("MAX_TOPIC", Meeting, "topic"),
+        ("MAX_EMAIL", MeetingDetails, "host_email"),
+        ("MAX_TOPIC", MeetingDetails, "topic"),
         ("MAX_STREAM_ID", RtmsStream, "rtms_stream_id"),
         ("MAX_ACCOUNT_ID", ZoomAccount, "zoom_account_id"),
     ],
