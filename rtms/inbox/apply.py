@@ -36,6 +36,7 @@ from rtms.zoom.protocol import (
     RtmsStarted,
     RtmsStopped,
     StopReason,
+    UnknownEvent,
     data_centre_hint,
     parse_event,
 )
@@ -238,8 +239,10 @@ def _apply(event_id: int, clock: Clock) -> str:
             stub = payload_stub(row.event_type, row.event_ts, "erasure")
         else:
             stub = payload_to_region(row, region_code=row.region.code, meeting_id=meeting.pk)  # type: ignore[union-attr]
+        # An event type we do not parse was routed only so that its body reaches the region: kept, ignored.
+        settled = InboxStatus.IGNORED if isinstance(event, UnknownEvent) else InboxStatus.PROCESSED
         InboundEvent.objects.filter(pk=row.pk).update(
-            status=InboxStatus.PROCESSED, processed_at=clock.now(), error="", payload=stub
+            status=settled, processed_at=clock.now(), error="", payload=stub
         )
     metrics.APPLIED.labels(event.event).inc()
     logger.info("inbox.applied", extra={"event_id": event_id, "meeting_id": meeting.pk, "outcome": outcome})

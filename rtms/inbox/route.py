@@ -24,7 +24,14 @@ from rtms.lifecycle import RoutingStatus
 from rtms.models import InboundEvent, InboxStatus, Meeting, RtmsStream, ZoomAccount
 from rtms.personal import control_email_fields
 from rtms.residency import ApiFactory, RoutingOutcome, route_meeting
-from rtms.zoom.protocol import MeetingEnded, MeetingStarted, RtmsInterrupted, RtmsStopped, parse_event
+from rtms.zoom.protocol import (
+    MeetingEnded,
+    MeetingStarted,
+    RtmsInterrupted,
+    RtmsStopped,
+    UnknownEvent,
+    parse_event,
+)
 from rtms.zoom_clients import zoom_api_for
 
 logger = logging.getLogger(__name__)
@@ -98,6 +105,29 @@ def event_route(
     return attempt(event_id, lambda: _route(event_id, factory, clock), outcome=RouteResult, clock=clock)
 
 
+def _route_unparsed(row: InboundEvent, clock: Clock) -> RouteResult:
+    """An event type we do not parse (participant events, say) that names a meeting: it follows the
+    meeting if we know it and it is routed, so that its body (names, e-mails) goes to that region. It
+    never creates a meeting; without one it is ignored and its body expires with the rows never routed."""
+    meeting = (
+        Meeting.objects.select_related("region").filter(zoom_uuid=row.meeting_uuid).first()
+        if row.meeting_uuid
+        else None
+    )
+    if meeting is None or meeting.region is None:
+        InboundEvent.objects.filter(pk=row.pk, status=InboxStatus.PENDING).update(
+            status=InboxStatus.IGNORED, processed_at=clock.now(), error="not a routed meeting's event"
+        )
+        return RouteResult("ignored")
+    region = meeting.region
+    with transaction.atomic():
+        InboundEvent.objects.filter(pk=row.pk, status=InboxStatus.PENDING).update(
+            meeting=meeting, region=region
+        )
+        transaction.on_commit(lambda: enqueue_apply(row.pk, region.code))
+    return RouteResult("routed", region.code)
+
+
 def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
     row = InboundEvent.objects.select_related("region").get(pk=event_id)
     if row.status != InboxStatus.PENDING:
@@ -106,6 +136,8 @@ def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
         transaction.on_commit(lambda: enqueue_apply(row.pk, row.region.code))  # type: ignore[union-attr]
         return RouteResult("routed", row.region.code)
     event = parse_event(row.payload)
+    if isinstance(event, UnknownEvent):
+        return _route_unparsed(row, clock)
     uuid = meeting_uuid_of(event)
     if uuid is None:
         InboundEvent.objects.filter(pk=row.pk, status=InboxStatus.PENDING).update(

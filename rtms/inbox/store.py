@@ -56,11 +56,15 @@ def inbox_store(
     meeting_erased: bool = False,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Stored:
-    """Store one delivery. Unknown event types are stored as ``ignored``: kept, never applied. An event of
+    """Store one delivery. Unknown event types are kept, never applied (``ignored``, once routed if they name
+    a meeting). An event of
     a meeting already erased is stored ``ignored`` with a stub for its payload: it is kept (so its copies
     are recognised and counted) but nothing personal of it is."""
     now: datetime = clock.now()
-    status = InboxStatus.IGNORED if isinstance(event, UnknownEvent) or meeting_erased else InboxStatus.PENDING
+    # An event type we do not parse is kept, never applied; if it names a meeting it is routed all the
+    # same, so that its body (participant names, say) moves to the meeting's region (rtms/inbox/route.py).
+    unparsed_alone = isinstance(event, UnknownEvent) and not meeting_uuid
+    status = InboxStatus.IGNORED if unparsed_alone or meeting_erased else InboxStatus.PENDING
     stored_body = payload_stub(event.event[:100], event.event_ts, "erasure") if meeting_erased else body
     params: dict[str, str | int | datetime] = {
         "key": dedupe_key(event, body),

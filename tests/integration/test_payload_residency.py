@@ -168,3 +168,30 @@ def test_the_api_shows_the_body_from_the_region_to_a_client_of_that_region(
     assert response.status_code == 200
     assert response.json()["payload"]["payload"]["object"]["host_email"] == EMAIL
     assert make_api_client("us-east").get(f"/api/v1/events/{event_id}/").status_code == 404
+
+
+@pytest.mark.usefixtures("routed_to_eu")
+def test_an_unparsed_event_of_a_routed_meeting_takes_its_body_to_the_region_too() -> None:
+    """Participant events carry names and e-mails; we do not parse them yet, but their bodies must not stay
+    in the control database for a routed meeting."""
+    _process(_deliver("u-res-8==", 81000000108))
+    name = "Eve Participant"
+    joined = {
+        "event": "meeting.participant_joined",
+        "event_ts": 5,
+        "payload": {"account_id": "acc", "object": {"uuid": "u-res-8==", "participant": {"user_name": name}}},
+    }
+    stored = ingest(joined, channel=Channel.WEBHOOK).stored
+    assert stored is not None
+    assert _process(stored.event_id) == "ignored"
+    row = InboundEvent.objects.get(pk=stored.event_id)
+    assert row.status == "ignored" and name not in json.dumps(row.payload)
+    moved = RoutedPayload.objects.using(EU_ALIAS).get(event_id=stored.event_id)
+    assert moved.payload["payload"]["object"]["participant"]["user_name"] == name
+
+    # One for a meeting nobody knows: ignored, never creates a meeting; its body expires in control.
+    unknown = {**joined, "event_ts": 6, "payload": {"object": {"uuid": "u-unknown==", "participant": {}}}}
+    stored = ingest(unknown, channel=Channel.WEBHOOK).stored
+    assert stored is not None
+    assert _process(stored.event_id) == "ignored"
+    assert not Meeting.objects.filter(zoom_uuid="u-unknown==").exists()
