@@ -219,12 +219,25 @@ CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "") or default_channel_la
 )
 if not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", CHANNEL_LAYER_PREFIX):
     raise ImproperlyConfigured("CHANNEL_LAYER_PREFIX: 1-80 letters, digits, '.', '_' or '-'")
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, dict[str, object]] = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
+# The live pages' transcript text can travel through a Redis of the meeting's region instead of the
+# deployment's shared one: region code (or "*") -> Redis URL. Unset, every region's text goes through
+# REDIS_URL (docs/deploy.md, "Live transcripts and Redis"). live/layers.py picks the layer.
+REGION_CHANNEL_LAYERS = env_json_object("REGION_CHANNEL_LAYERS", {})
+for _code, _url in REGION_CHANNEL_LAYERS.items():
+    if _code != "*" and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", str(_code)):
+        raise ImproperlyConfigured(f"REGION_CHANNEL_LAYERS: {_code!r} is not a region code (or '*')")
+    if not isinstance(_url, str) or not _url.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured(f"REGION_CHANNEL_LAYERS: region {_code!r} needs a redis:// URL")
+    CHANNEL_LAYERS["region_fallback" if _code == "*" else "region_" + str(_code).replace("-", "_")] = {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [_url], "prefix": CHANNEL_LAYER_PREFIX},
+    }
 
 # --- Django ----------------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -12,15 +12,20 @@ a page as an anonymous 1006).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections import OrderedDict
 from typing import Any
 
+from channels.layers import get_channel_layer
+
 from controlplane.client_ip import scope_client_ip
 from controlplane.runtime.channels_consumer import JsonConsumerWithoutConnectionCheck
 from live.cursor import CursorError, format_cursor, fresh_segments, gaps, parse_cursor
 from live.groups import LIST_GROUP, meeting_group
+from live.layers import DEFAULT_ALIAS, layer_alias_for
 from live.selectors import (
     LiveErased,
     LiveForbidden,
@@ -47,6 +52,7 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_GONE = 4410  # the meeting was erased: nothing of it is shown any more
+CLOSE_RETRY = 1011  # a server-side failure: the page reconnects and catches up from the database
 CATCH_UP_CHUNK = 500  # segments per catch-up message: a long meeting arrives in several frames
 
 
@@ -69,6 +75,9 @@ FOREIGN_STREAMS_REMEMBERED = 1024
 class TranscriptConsumer(_Consumer):
     meeting: Meeting
     group: str = ""
+    region_layer: Any = None
+    region_channel: str = ""
+    region_relay: asyncio.Task[None] | None = None
     seen: dict[int, int]
     # Streams known to be (not) this meeting's: a segment is forwarded only if its stream is the meeting's,
     # whatever reached the group (issue #19: another deployment on the same Redis once did).
@@ -103,6 +112,9 @@ class TranscriptConsumer(_Consumer):
         self.own_streams, self.foreign_streams = set(), set()
         self.group = meeting_group(meeting_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        alias = layer_alias_for(self.meeting.region.code if self.meeting.region else None)
+        if alias != DEFAULT_ALIAS:  # the region's text travels through a Redis of its own
+            await self._listen_on_region_layer(alias)
         self.seen, catch_up, state = await db(self._catch_up)(cursor.resolve, scope_client_ip(self.scope))
         for start in range(0, len(catch_up), CATCH_UP_CHUNK):
             await self.send_json({"type": "segments", "segments": catch_up[start : start + CATCH_UP_CHUNK]})
@@ -130,9 +142,35 @@ class TranscriptConsumer(_Consumer):
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.region_relay is not None:
+            self.region_relay.cancel()
+            with contextlib.suppress(Exception):
+                await self.region_layer.group_discard(self.group, self.region_channel)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return None  # the page only listens; anything it sends is ignored
+
+    async def _listen_on_region_layer(self, alias: str) -> None:
+        """Join the meeting's group on the region's layer too, and hand what arrives there to the same
+        handler; the consumer's own layer still brings the state changes (live/layers.py)."""
+        self.region_layer = get_channel_layer(alias)
+        self.region_channel = await self.region_layer.new_channel()
+        await self.region_layer.group_add(self.group, self.region_channel)
+        self.region_relay = asyncio.create_task(self._relay_region_text())
+
+    async def _relay_region_text(self) -> None:
+        try:
+            while True:
+                message = await self.region_layer.receive(self.region_channel)
+                if message.get("type") == "transcript.segments":
+                    await self.transcript_segments(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the region's Redis failed: the page reconnects and catches up
+            logger.warning(
+                "live.region_layer_failed", extra={"meeting_id": self.meeting.pk, "error": type(exc).__name__}
+            )
+            await self.close(code=CLOSE_RETRY)
 
     # --- group messages ------------------------------------------------------------------------------
     async def transcript_segments(self, event: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from django.test import Client
 
 from compliance.erasure import ErasureRefused, meeting_erase
@@ -311,3 +312,5 @@ async def test_an_open_live_page_of_the_meeting_is_closed_when_it_is_erased(
     connected, _ = await again.connect(timeout=10)
     assert connected  # accepted, then closed with the reason (a browser can read it)
     assert (await again.receive_output(timeout=10)) == {"type": "websocket.close", "code": 4410}
+    # The consumer's queries ran on asgiref's database thread: its connections must not outlive the test.
+    await sync_to_async(connections.close_all)()

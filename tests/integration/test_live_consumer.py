@@ -4,10 +4,11 @@ auth) with WebsocketCommunicator, on PostgreSQL and the Redis channel layer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -25,6 +26,7 @@ from rtms.hooks import publish_segments
 from rtms.lifecycle import MeetingState, StreamState
 from rtms.models import AuditLog, Meeting, RtmsStream
 from rtms.services import meeting_transition, stream_transition
+from tests.e2e.harness import PrivateRedis
 from tests.integration.conftest import EU_ALIAS, AddSegments, MakeMeeting, MakeStream
 
 # The consumer reads on its own database thread: the rows must be committed (transactional tests).
@@ -270,6 +272,56 @@ async def test_segments_of_a_stream_that_is_not_the_meetings_are_never_forwarded
     message = await ws.receive_json_from(timeout=TIMEOUT)
     assert _segments([message]) == [(stream.pk, 4, "four")]
     await ws.disconnect()
+
+
+@pytest.fixture
+def region_redis() -> Iterator[str]:
+    """A Redis server of the EU region's own, for its live text (REGION_CHANNEL_LAYERS)."""
+    server = PrivateRedis().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+async def test_a_regions_live_text_travels_through_its_own_redis_when_one_is_configured(
+    eu_meeting: Meeting, session_cookie: Cookie, region_redis: str, settings: Any
+) -> None:
+    """Issue #19: with REGION_CHANNEL_LAYERS, an EU meeting's transcript text never passes through the
+    deployment's shared Redis; the page still gets it, and its state changes, live."""
+    prefix = settings.CHANNEL_LAYER_PREFIX
+    settings.REGION_CHANNEL_LAYERS = {"eu-central": region_redis}
+    settings.CHANNEL_LAYERS = {
+        **settings.CHANNEL_LAYERS,
+        "region_eu_central": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [region_redis], "prefix": prefix},
+        },
+    }
+    shared = redis.Redis.from_url(settings.REDIS_URL)
+    watch = shared.pubsub()  # type: ignore[no-untyped-call]
+    watch.psubscribe(f"{prefix}*")
+    try:
+        cookie = await sync_to_async(session_cookie)("eva", region="eu-central")
+        stream = await sync_to_async(RtmsStream.objects.select_related("region").get)(meeting=eu_meeting)
+        ws = await _open(f"/ws/live/{eu_meeting.pk}/", cookie)
+        await _until(ws, "caught_up")
+
+        await _gateway_flush([_gateway_segment(stream, 4, "only through the EU's own Redis")])
+        message = await ws.receive_json_from(timeout=TIMEOUT)
+        assert _segments([message]) == [(stream.pk, 4, "only through the EU's own Redis")]
+
+        seen_on_shared = []
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while asyncio.get_running_loop().time() < deadline:
+            got = await sync_to_async(watch.get_message)(timeout=0.1)
+            if got is not None and got.get("type") == "pmessage":
+                seen_on_shared.append(got["data"])
+        assert not any(b"only through" in data for data in seen_on_shared)
+        await ws.disconnect()
+    finally:
+        watch.close()
+        shared.close()
 
 
 async def test_every_connect_is_written_to_the_audit_log(eu_meeting: Meeting, session_cookie: Cookie) -> None:
