@@ -116,6 +116,8 @@ class TranscriptConsumer(_Consumer):
         if alias != DEFAULT_ALIAS:  # the region's text travels through a Redis of its own
             await self._listen_on_region_layer(alias)
         self.seen, catch_up, state = await db(self._catch_up)(cursor.resolve, scope_client_ip(self.scope))
+        # Streams of rows read from the meeting's own transcript (not from the client's cursor).
+        self.own_streams |= {int(segment["stream_id"]) for segment in catch_up}
         for start in range(0, len(catch_up), CATCH_UP_CHUNK):
             await self.send_json({"type": "segments", "segments": catch_up[start : start + CATCH_UP_CHUNK]})
         self._apply_state(state)

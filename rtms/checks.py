@@ -27,8 +27,8 @@ def personal_data_left_in_control(**kwargs: Any) -> list[CheckMessage]:
     return [
         Warning(
             f"personal data is still in the control database: {bodies} routed event bodies (stored before "
-            f"issue #19, or of events that failed after routing), {meetings} meetings' topics or host "
-            "e-mails (stored before issue #19).",
+            f"issue #19, or settled while their region could not take them), {meetings} meetings' topics or "
+            "host e-mails (stored before issue #19).",
             hint="Run manage.py move_to_regions (resumable) to move them to their regions' databases.",
             id="rtms.W001",
         )

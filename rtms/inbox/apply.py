@@ -19,9 +19,9 @@ from controlplane.clock import SYSTEM_CLOCK, Clock
 from regions.models import Region
 from rtms import hooks, metrics
 from rtms.gateway.notify import notify_gateways
-from rtms.inbox.attempts import attempt
+from rtms.inbox.attempts import Verdict, attempt
 from rtms.inbox.facts import account_for
-from rtms.inbox.payloads import event_body, payload_to_region
+from rtms.inbox.payloads import event_body, payload_to_region, settled_body_to_region
 from rtms.inbox.publish import enqueue_start
 from rtms.inbox.redaction import payload_stub
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
@@ -200,7 +200,11 @@ def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
     """Apply a routed event once. Returns its outcome; "error" (left pending for another try), "failed"
     (given up at INBOX_MAX_ATTEMPTS) and "illegal_transition" are recorded on the row
     (rtms/inbox/attempts.py). Transient trouble below the maximum is raised for the task to retry."""
-    return attempt(event_id, lambda: _apply(event_id, clock), outcome=str, clock=clock)
+    outcome = attempt(event_id, lambda: _apply(event_id, clock), outcome=str, clock=clock)
+    if outcome in (Verdict.FAILED.value, Verdict.ILLEGAL.value):
+        # Settled without being applied: its body still goes to the region, as an applied one's does.
+        settled_body_to_region(event_id)
+    return outcome
 
 
 def _apply(event_id: int, clock: Clock) -> str:

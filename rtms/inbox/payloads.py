@@ -10,6 +10,7 @@ row (in the caller's transaction) get the stub.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,6 +18,8 @@ from django.db.models import QuerySet
 from regions.storage import content_alias
 from rtms.inbox.redaction import REDACTED_KEY, payload_stub
 from rtms.models import InboundEvent, InboxStatus, RoutedPayload
+
+logger = logging.getLogger(__name__)
 
 # The stub's reason for a body that moved to its region; compliance/content.py's scrubs leave it alone.
 MOVED = "in the region's database"
@@ -62,10 +65,29 @@ def event_body(row: InboundEvent) -> object:
     return moved
 
 
+def settled_body_to_region(event_id: int) -> bool:
+    """Move the body of a routed row that settled without being applied (failed, or an illegal move) to
+    its region. Never raises: the region may be what failed; ``manage.py move_to_regions`` moves what is
+    left, and ``check --deploy`` says so."""
+    try:
+        row = InboundEvent.objects.select_related("region").filter(pk=event_id, region__isnull=False).first()
+        if row is None or row.status == InboxStatus.PENDING or row.region is None:
+            return False
+        stub = payload_to_region(row, region_code=row.region.code, meeting_id=row.meeting_id or 0)
+        moved = (
+            InboundEvent.objects.filter(pk=row.pk).exclude(payload__has_key=REDACTED_KEY).update(payload=stub)
+        )
+        return bool(moved)
+    except Exception as exc:  # best effort; the body stays in control, where retention still finds it
+        logger.warning("inbox.body_move_failed", extra={"event_id": event_id, "error": type(exc).__name__})
+        return False
+
+
 def routed_bodies_in_control() -> QuerySet[InboundEvent]:
     """Settled routed rows whose body is still in the control database: applied before bodies moved to
-    their regions (issue #19), or failed or ignored after routing. ``manage.py move_to_regions`` moves
-    them; ``check --deploy`` warns while any remain (rtms/checks.py). Pending rows are the apply step's."""
+    their regions (issue #19), or settled after routing when the region could not take the body then.
+    ``manage.py move_to_regions`` moves them; ``check --deploy`` warns while any remain (rtms/checks.py).
+    Pending rows are the apply step's."""
     return (
         InboundEvent.objects.filter(region__isnull=False)
         .exclude(status=InboxStatus.PENDING)

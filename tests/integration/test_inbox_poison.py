@@ -17,7 +17,7 @@ from rtms.inbox import apply as inbox_apply
 from rtms.inbox.apply import event_apply
 from rtms.inbox.sweep import inbox_sweep
 from rtms.lifecycle import StreamState
-from rtms.models import InboundEvent, InboxStatus, Meeting, RtmsStream, TranscriptSegment
+from rtms.models import InboundEvent, InboxStatus, Meeting, RoutedPayload, RtmsStream, TranscriptSegment
 from rtms.services import stream_transition
 from tests.integration.conftest import EU_ALIAS, AddSegments, MakeMeeting, MakeStream
 
@@ -99,6 +99,9 @@ def test_an_illegal_transition_is_an_outcome_recorded_on_the_event_not_a_retry_l
     assert (row.status, row.attempts) == (InboxStatus.IGNORED, 1)
     assert row.error == f"illegal transition: stream {stream.pk}: cannot move from 'stopped' to 'interrupted'"
     assert event_apply(event.pk) == "skipped"  # settled: a redelivered task does nothing
+    # Settled unapplied, its body still went to the region (issue #19).
+    assert row.payload.get("redacted") == "in the region's database"
+    assert RoutedPayload.objects.using(EU_ALIAS).filter(event_id=event.pk).exists()
 
 
 def test_an_event_whose_apply_keeps_failing_counts_its_attempts_and_fails_after_the_maximum(
@@ -128,6 +131,8 @@ def test_an_event_whose_apply_keeps_failing_counts_its_attempts_and_fails_after_
     row = InboundEvent.objects.get(pk=event.pk)
     assert (row.status, row.attempts) == (InboxStatus.FAILED, 3)
     assert row.error.startswith("gave up after 3 attempts: KeyError")
+    assert row.payload.get("redacted") == "in the region's database"  # its body is in the region
+    assert RoutedPayload.objects.using(EU_ALIAS).filter(event_id=event.pk).exists()
     # A failed event is never swept back to a worker.
     assert inbox_sweep(older_than=timedelta(seconds=10)) == 0
     assert RtmsStream.objects.get(pk=stream.pk).state == "connected"  # nothing half-applied
