@@ -1,7 +1,7 @@
 """Residency fails closed (issue #19): a process that stores or shows region content refuses to start while
 an active region has no content database, instead of finding out at the first write, or worse, writing
-it somewhere central. The web process (controlplane/asgi.py), the Celery worker (controlplane/celery.py)
-and the gateway (``manage.py rtms_gateway``) call this before they serve anything.
+it somewhere central. The web process (controlplane/asgi.py), the Celery worker (``worker_init``, connected in
+regions/apps.py) and the gateway (``manage.py rtms_gateway``) call this before they serve anything.
 
 A database that cannot be read yet (down, or not migrated) skips the check with a warning: the process's
 own readiness check reports the database, and every content write still names its region's database and
