@@ -23,6 +23,7 @@ from regions.storage import content_alias
 from rtms.lifecycle import MeetingState, StreamState
 from rtms.models import Meeting, MeetingDetails, RtmsStream, StreamTransition, TranscriptSegment
 from rtms.personal import details_for
+from rtms.selectors import meeting_erased
 
 # What the page receives of a segment: ids, speaker and text (same keys as the gateway's live messages).
 SEGMENT_FIELDS = ("stream_id", "seq", "speaker_id", "speaker_name", "text", "start_ms", "end_ms")
@@ -58,7 +59,7 @@ def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
         raise LiveNotFound(meeting_id)
     if not scope_for(user).allows(meeting.region.code if meeting.region else None):
         raise LiveForbidden("region outside the user's scope")
-    if Meeting.objects.filter(pk=meeting.pk, erasure__isnull=False).exists():
+    if meeting_erased(pk=meeting.pk):
         raise LiveErased(meeting_id)
     return meeting
 

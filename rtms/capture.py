@@ -32,6 +32,7 @@ from rtms import metrics
 from rtms.accounts import rtms_app_credentials
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState
 from rtms.models import Meeting
+from rtms.selectors import meeting_erased
 from rtms.services import audit_record
 from rtms.start_guard import Refusal, Refused, Starter, StartFacts, start_refusal, stopped_by_us
 from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailable
@@ -77,7 +78,7 @@ def start_facts(meeting: Meeting) -> StartFacts:
     return StartFacts(
         live=meeting.state == MeetingState.LIVE,
         routed=meeting.region_id is not None,
-        erased=Meeting.objects.filter(pk=meeting.pk, erasure__isnull=False).exists(),
+        erased=meeting_erased(pk=meeting.pk),
         stopped_manually=meeting.rtms_manual_stop_at is not None,
         active_stream=any(s.state in STREAM_ACTIVE for s in streams),
         last_stop_reason=last.stop_reason if last else None,

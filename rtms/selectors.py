@@ -20,6 +20,13 @@ def meeting_get_by_uuid(zoom_uuid: str) -> Meeting:
     return Meeting.objects.select_related("region").get(zoom_uuid=zoom_uuid)
 
 
+def meeting_erased(*, pk: int | None = None, zoom_uuid: str | None = None) -> bool:
+    """Whether the meeting (by id or by Zoom uuid) was erased: its tombstone (compliance app) exists."""
+    meetings = Meeting.objects.filter(erasure__isnull=False)
+    found = meetings.filter(pk=pk) if pk is not None else meetings.filter(zoom_uuid=zoom_uuid)
+    return found.exists()
+
+
 def segment_counts(streams: Iterable[RtmsStream]) -> dict[int, int]:
     """Segment count per stream id, one query per region database involved."""
     by_region: dict[str, list[int]] = defaultdict(list)

@@ -458,6 +458,9 @@ class Gateway:
                 return
         if outcome.kind is not OutcomeKind.CLOSED:
             self.held.pop(sid, None)
+            # The stream's last lines are written before its lease goes: whoever waits for the lease (an
+            # erasure, compliance/erasure.py) then finds them, instead of a late write after it.
+            await self.batcher.flush()
             with contextlib.suppress(DatabaseError):
                 await db(stream_release)(owner=self.config.owner, stream_id=sid, token=held.claim.lease_token)
 
@@ -476,6 +479,7 @@ class Gateway:
         _forget(held)
         logger.info("gateway.stream_dropped", extra={"stream_id": sid, "why": why})
         if release:
+            await self.batcher.flush()  # its last lines before its lease, as in _finish
             with contextlib.suppress(DatabaseError):
                 await db(stream_release)(owner=self.config.owner, stream_id=sid, token=held.claim.lease_token)
 

@@ -149,6 +149,9 @@ class SegmentBatcher:
         self._observe = observe
         self._last_publish: asyncio.Task[None] | None = None
         self._publishing = 0
+        # One flush at a time: a flush asked for while another writes waits for it instead of overtaking it
+        # with nothing pending, so its caller may rely on every row added before it being written.
+        self._flush_lock = asyncio.Lock()
 
     def add(self, segment: Segment) -> None:
         self._pending.setdefault(segment.region_code, []).append(segment)
@@ -157,6 +160,12 @@ class SegmentBatcher:
             self._wake.set()
 
     async def flush(self) -> None:
+        """Write what is pending. On return every segment added before the call is committed, or kept for
+        the next flush if its write failed (a gateway flushes before it gives a stream's lease back)."""
+        async with self._flush_lock:
+            await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
         batches, self._pending, self._pending_rows = self._pending, {}, 0
         for region_code, batch in batches.items():
             started = time.monotonic()

@@ -27,6 +27,7 @@ from rtms.inbox.redaction import payload_stub
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
 from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, RtmsStream
 from rtms.personal import details_save
+from rtms.selectors import meeting_erased
 from rtms.services import meeting_transition, stream_transition
 from rtms.zoom.protocol import (
     ConcurrencyLimited,
@@ -193,7 +194,7 @@ def apply_concurrency_limited(event: ConcurrencyLimited, meeting: Meeting, clock
 
 
 def _erased(meeting: Meeting) -> bool:
-    return Meeting.objects.filter(pk=meeting.pk, erasure__isnull=False).exists()
+    return meeting_erased(pk=meeting.pk)
 
 
 def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:

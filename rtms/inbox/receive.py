@@ -13,7 +13,8 @@ from rtms.inbox.publish import enqueue_route
 from rtms.inbox.redaction import named_meeting_uuid
 from rtms.inbox.refused import delivery_refuse
 from rtms.inbox.store import Stored, inbox_store
-from rtms.models import Channel, InboxStatus, Meeting
+from rtms.models import Channel, InboxStatus
+from rtms.selectors import meeting_erased
 from rtms.zoom.protocol import ProtocolError, UrlValidation, ZoomEvent, check_storable, parse_event
 
 
@@ -37,7 +38,7 @@ def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> In
     assert isinstance(body, dict)  # parse_event accepted it, so it is an object
     uuid = named_meeting_uuid(event, body)
     # An erased meeting's personal data never comes back, however late Zoom (re)sends its events.
-    erased = uuid is not None and Meeting.objects.filter(zoom_uuid=uuid, erasure__isnull=False).exists()
+    erased = uuid is not None and meeting_erased(zoom_uuid=uuid)
     # One upsert statement, committed on its own: no explicit transaction around it (that would only add
     # round trips). on_commit then runs at once, or after the caller's transaction if there is one.
     stored = inbox_store(

@@ -45,12 +45,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _url_of(alias: str) -> str:
-    conf = connections[alias].settings_dict
+def database_url(name: str, *, server_of: str = "default") -> str:
+    """The URL of database ``name`` on the PostgreSQL server of the alias ``server_of``."""
+    conf = connections[server_of].settings_dict
     user = conf.get("USER") or "postgres"
     host = conf.get("HOST") or "127.0.0.1"
     port = conf.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{conf['NAME']}"
+    return f"postgres://{user}@{host}:{port}/{name}"
+
+
+def _url_of(alias: str) -> str:
+    return database_url(str(connections[alias].settings_dict["NAME"]), server_of=alias)
 
 
 def product_env(sim_base_url: str, **extra: str) -> dict[str, str]:

@@ -20,12 +20,22 @@ import pytest
 from django.db import connections
 
 from rtms.models import InboundEvent, InboxStatus, Meeting
-from tests.e2e.harness import ANY_ERROR, POLL_S, ROOT, Proc, product_env, start_web, start_worker, stop_all
+from tests.e2e.harness import (
+    ANY_ERROR,
+    POLL_S,
+    ROOT,
+    Proc,
+    database_url,
+    product_env,
+    start_web,
+    start_worker,
+    stop_all,
+)
 from tests.eventually import eventually
 from tests.support import sim_config
 from zoomsim.testing import SimServer
 
-pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(480)]
 
 QUEUES = ["control", "reconcile", "region.eu-central", "region.us-east", "region.ap-southeast"]
 LINES = 4
@@ -64,11 +74,6 @@ def _conninfo(name: str) -> dict[str, object]:
     }
 
 
-def _url(name: str) -> str:
-    info = _conninfo(name)
-    return f"postgres://{info['user']}@{info['host']}:{info['port']}/{name}"
-
-
 @pytest.fixture
 def three_region_databases(residency: dict[str, str]) -> Iterator[dict[str, str]]:
     """eu-central: the suite's EU database; us-east and ap-southeast: two databases made here."""
@@ -92,7 +97,7 @@ def three_region_databases(residency: dict[str, str]) -> Iterator[dict[str, str]
 
 @pytest.fixture
 def system(three_region_databases: dict[str, str]) -> Iterator[tuple[SimServer, list[Proc]]]:
-    mapping = {code: _url(name) for code, name in three_region_databases.items()}
+    mapping = {code: database_url(name) for code, name in three_region_databases.items()}
     with SimServer(sim_config(time_scale=0.2)) as sim:
         env = product_env(sim.base_url, REGION_DATABASES=json.dumps(mapping))
         migrated = subprocess.run(
@@ -150,7 +155,7 @@ def test_the_control_database_holds_no_personal_data_and_each_region_only_its_ow
         return True
 
     eventually(
-        captured, timeout=120, interval=POLL_S, what="every region's transcript stored", tolerate=ANY_ERROR
+        captured, timeout=240, interval=POLL_S, what="every region's transcript stored", tolerate=ANY_ERROR
     )
     for spot in SPOTS:
         sim.client.end_meeting(uuids[spot.region])
@@ -159,7 +164,7 @@ def test_the_control_database_holds_no_personal_data_and_each_region_only_its_ow
             not InboundEvent.objects.filter(status=InboxStatus.PENDING).exists()
             and Meeting.objects.filter(state="ended").count() == len(SPOTS)
         ),
-        timeout=60,
+        timeout=180,
         interval=POLL_S,
         what="every event applied and every meeting ended",
     )

@@ -28,7 +28,7 @@ from django.db import connections
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.e2e.harness import ROOT, PrivateRedis, Proc, product_env, start_web, stop_all
+from tests.e2e.harness import ROOT, PrivateRedis, Proc, database_url, product_env, start_web, stop_all
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(240)]
 
@@ -160,8 +160,7 @@ def deployments() -> Iterator[tuple[Deployment, Deployment]]:
     redis_base = redis_server.url.rsplit("/", 1)[0]
     # Deployment A is the test's own database; B a database of its own, holding its content itself.
     a = Deployment("alpha", product_env("http://127.0.0.1:9", REDIS_URL=f"{redis_base}/1", **cookies))
-    other_url = f"postgres://{own.get('USER') or 'postgres'}@{own.get('HOST') or '127.0.0.1'}:"
-    other_url += f"{own.get('PORT') or 5432}/{other_db}"
+    other_url = database_url(other_db)
     b = Deployment(
         "bravo",
         product_env(

@@ -21,6 +21,7 @@ from django.test import Client
 from controlplane.region_databases import parse_region_databases
 from regions.models import Region
 from regions.startup import refuse_unstorable_regions
+from tests.e2e.harness import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION_CODES = ("eu-central", "us-east", "ap-southeast")
@@ -39,12 +40,8 @@ def regions() -> list[Region]:
     return found
 
 
-def _url(alias: str = "default") -> str:
-    conf = connections[alias].settings_dict
-    return (
-        f"postgres://{conf.get('USER') or 'postgres'}@{conf.get('HOST') or '127.0.0.1'}:"
-        f"{conf.get('PORT') or 5432}/{conf['NAME']}"
-    )
+def _url() -> str:
+    return database_url(str(connections["default"].settings_dict["NAME"]))
 
 
 def _env(**extra: str) -> dict[str, str]:

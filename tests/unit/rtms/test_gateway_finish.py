@@ -12,9 +12,10 @@ import pytest
 from django.db import OperationalError
 
 from rtms.gateway import runner
-from rtms.gateway.claims import Claim
+from rtms.gateway.claims import Claim, stream_release
 from rtms.gateway.moves import Move
 from rtms.gateway.runner import Gateway, GatewayConfig, HeldStream
+from rtms.gateway.segments import Segment
 from rtms.lifecycle import StreamState
 from rtms.zoom.media import MediaClientConfig
 from rtms.zoom.transport import OutcomeKind, SessionOutcome
@@ -109,3 +110,34 @@ async def test_any_error_while_finishing_still_lets_the_stream_go() -> None:
     held.connection = FinishedConnection(SessionOutcome(kind=OutcomeKind.STOPPED))  # type: ignore[assignment]
     await gateway._hold(held)
     assert SID not in gateway.held
+
+
+async def test_a_stopped_streams_last_lines_are_written_before_its_lease_is_given_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #19: released first, a stream's buffered lines were written after the lease went, so an
+    erasure that waited for the lease could complete before them (tests/e2e/test_erasure_while_writing.py
+    caught one such line). The flush comes first, and waits for a flush already under way."""
+    order: list[str] = []
+
+    def write_batch(batch: list[Any]) -> None:
+        order.append(f"write {len(batch)}")
+
+    async def release(**kwargs: Any) -> bool:
+        order.append("release")
+        return True
+
+    def run_db(fn: Callable[..., Any]) -> Callable[..., Any]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if fn is stream_release:
+                return await release(**kwargs)
+            return None
+
+        return call
+
+    monkeypatch.setattr(runner, "db", run_db)
+    monkeypatch.setattr("rtms.gateway.segments._write_batch", write_batch)
+    gateway, held = _gateway(RecordingMoves())
+    gateway.batcher.add(Segment("eu", 3, SID, 1, 1, "Anna", "the last line", 0, None, None))
+    await gateway._finish(held, SessionOutcome(kind=OutcomeKind.STOPPED, stop_reason=6))
+    assert order == ["write 1", "release"]
