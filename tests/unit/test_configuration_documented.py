@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 from controlplane import timing
 
@@ -44,3 +47,18 @@ def test_every_variable_is_in_docs_configuration() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
     missing = sorted(name for name in _variables_read() if f"`{name}`" not in doc and f"`{name}," not in doc)
     assert missing == []
+
+
+def test_env_example_reads_the_same_in_bash_as_in_the_product() -> None:
+    """bin/run sources .env with bash (``set -a; source .env``) and the product reads it with python-dotenv:
+    every value must survive both alike. A JSON value with a space once broke bin/run."""
+    script = 'set -euo pipefail; set -a; source "$1"; set +a; env -0'
+    shell = subprocess.run(
+        ["bash", "-c", script, "bash", str(ROOT / ".env.example")],
+        capture_output=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    from_bash = dict(item.split("=", 1) for item in shell.stdout.decode().split("\0") if "=" in item)
+    for name, value in dotenv_values(ROOT / ".env.example").items():
+        assert from_bash.get(name) == (value or ""), name
