@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """Recovery benchmark: K live meetings whose starts were all lost, found and captured by the reconciler.
 
-Every product process runs as deployed (daphne, one Celery worker, beat, ``zoom_events``, one
-``rtms_gateway --region eu-central``) on the fast timing profile, against zoomsim in its own process. zoomsim
-drops every ``meeting.started`` on both channels, so for each K (default 10, 100, 1000, one after the other)
-the K meetings it creates reach the product only through ``GET /v2/metrics/meetings?type=live``: the
-reconciler must list them, create and route them (a residency rule on the hosts' e-mail domain sends all of
-them to eu-central) and start RTMS (``PATCH /v2/live_meetings/{id}/rtms_app/status``); the gateway then
-connects the announced streams. The meetings are silent (no transcript, no audio capture) so that media
-load does not dominate.
+Every product process runs as deployed (daphne, a Celery worker for the events and one for the ``reconcile``
+queue as docs/deploy.md advises, beat, ``zoom_events``, one ``rtms_gateway --region eu-central``) on the fast
+timing profile, against zoomsim in its own process. zoomsim drops every ``meeting.started`` on both channels,
+so for each K (default 10, 100, 1000, one after the other) the K meetings it creates reach the product only
+through ``GET /v2/metrics/meetings?type=live``: the reconciler must list them, create and route them (a
+residency rule on the hosts' e-mail domain sends all of them to eu-central) and start RTMS (``PATCH
+/v2/live_meetings/{id}/rtms_app/status``); the gateway then connects the announced streams. The meetings are
+silent (no transcript, no audio capture) so that media load does not dominate.
 
 zoomsim runs at time scale 0.2, the fast profile's companion (as in tests/e2e): Zoom's minute is 12 s, the
 length of the product's fast-profile budget window. What races the product's own speed is kept at Zoom's
@@ -575,9 +575,15 @@ def start_system(env: dict[str, str], sim: Sim, logs: Path, k_max: int, concurre
             return False
 
     wait_for(web_up, timeout=60, interval=0.2, what="daphne /healthz")
-    worker = [py, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "WARNING", "-Q", queues]
-    worker += ["-c", str(concurrency), "-n", "bench-recovery@%h", "--without-gossip", "--without-mingle"]
+    # As docs/deploy.md advises: the reconcile queue has a worker of its own (a run is one task), so that
+    # repairs never wait behind a burst of events, and the events' worker has every slot for them.
+    celery = [py, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "WARNING"]
+    celery += ["--without-gossip", "--without-mingle"]
+    event_queues = ",".join(q for q in queues.split(",") if q != "reconcile")
+    worker = [*celery, "-Q", event_queues, "-c", str(concurrency), "-n", "bench-recovery@%h"]
     procs.append(Proc("worker", worker, env, logs))
+    reconciler = [*celery, "-Q", "reconcile", "-c", "1", "-n", "bench-recovery-reconcile@%h"]
+    procs.append(Proc("reconcile-worker", reconciler, env, logs))
     beat = [py, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "WARNING"]
     procs.append(Proc("beat", [*beat, "-s", str(logs / "celerybeat-schedule")], env, logs))
     procs.append(Proc("events", [py, "manage.py", "zoom_events"], env, logs))
@@ -624,7 +630,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
                 f"{KEEPALIVE_S:g} s, rtms_started {EVENT_DELAY_S:g} s after the 204"
             )
             print(
-                f"processes: daphne, celery worker (-c {args.worker_concurrency}, every queue), beat, "
+                f"processes: daphne, celery worker (-c {args.worker_concurrency}, every queue but "
+                "reconcile), reconcile worker (-c 1), beat, "
                 f"zoom_events, one rtms_gateway --region {REGION}; all meetings route to {REGION} "
                 f"(rule host_email_domain {HOST_DOMAIN}); silent meetings; nothing pinned, machine shared"
             )
@@ -679,7 +686,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--capture-timeout", type=positive, default=240.0, help="seconds per K before giving up (default 240)"
     )
-    parser.add_argument("--worker-concurrency", type=int, default=3, help="Celery worker slots (default 3)")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=3,
+        help="slots of the events' Celery worker (default 3; the reconcile worker has 1)",
+    )
     return parser.parse_args(argv)
 
 

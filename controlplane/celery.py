@@ -7,9 +7,13 @@ import os
 
 from celery import Celery, signals
 
-from controlplane.runtime import celery_worker
+from controlplane.runtime import celery_django_pool, celery_worker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
+
+# Before any worker builds its Django fixup: pooled connections survive task boundaries
+# (controlplane/runtime/celery_django_pool.py).
+celery_django_pool.keep_pools_between_tasks()
 
 app = Celery("controlplane")
 app.config_from_object("django.conf:settings", namespace="CELERY")

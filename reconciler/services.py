@@ -23,16 +23,17 @@ from reconciler.core import (
     plan,
     plan_kinds,
 )
+from reconciler.creates import QUARANTINED, START_EVENT_WAITING, Created, create_missed, waiting_start_events
 from reconciler.models import ReconcileRun, RunStatus
 from reconciler.observe import PastObserved, observe_live, observe_past
 from reconciler.threads import apply_each
 from regions.residency import MeetingFacts
-from rtms.capture import rtms_restart
+from rtms.capture import StartCheck, rtms_restart, start_checks
 from rtms.inbox.route import meeting_ensure
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState, StreamState
-from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, ZoomAccount
-from rtms.residency import ApiFactory, route_meeting
-from rtms.services import audit_record, meeting_transition, stream_transition
+from rtms.models import AccountMode, AuditLog, InboundEvent, InboxStatus, Meeting, ZoomAccount
+from rtms.residency import ApiFactory, RulesSnapshot, route_meeting, rules_snapshot
+from rtms.services import audit_row, meeting_transition, stream_transition
 from rtms.zoom.api import ZoomApi, ZoomApiError
 from rtms.zoom.protocol import StopReason
 
@@ -90,11 +91,6 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
     )
 
 
-def _start_event_waiting(uuid: str) -> bool:
-    waiting = _waiting_rtms_started(InboxStatus.PENDING, InboxStatus.QUARANTINED)
-    return waiting.filter(meeting_uuid=uuid).exists()
-
-
 def _end(meeting_pk: int, clock: Clock) -> None:
     meeting_transition(meeting_pk, MeetingState.ENDED, cause="reconciler.ended", clock=clock)
     meeting = Meeting.objects.get(pk=meeting_pk)
@@ -132,44 +128,72 @@ class _PastListing:
         return self._observed.api_calls if self._observed else 0
 
 
-def _apply(
-    action: Action,
-    account: ZoomAccount,
-    api: ZoomApi,
-    api_factory: ApiFactory,
-    past: _PastListing,
-    clock: Clock,
-) -> str:
-    now = clock.now()
+@dataclass(frozen=True)
+class _RunContext:
+    """What a run reads once for all its repairs, instead of once per repair."""
+
+    account: ZoomAccount
+    api_factory: ApiFactory
+    past: _PastListing
+    clock: Clock
+    snapshot: RulesSnapshot
+    created: Created  # the missed meetings created in bulk
+    checks: dict[int, StartCheck]  # start facts of every meeting the run may start, read in bulk
+
+
+def _start(action: Action, meeting_pk: int, stop_first: bool, api: ZoomApi, ctx: _RunContext) -> str:
+    return rtms_restart(
+        meeting_pk,
+        stop_first=stop_first,
+        seen_start_requested_at=action.seen_start_requested_at,
+        api=api,
+        clock=ctx.clock,
+        checked=ctx.checks.get(meeting_pk),
+    )
+
+
+def _create_one(action: Action, api: ZoomApi, ctx: _RunContext) -> str:
+    """A missed meeting the bulk creation left to the careful way (a lookup, a row not fresh)."""
+    account, now = ctx.account, ctx.clock.now()
+    facts = MeetingFacts(
+        account_id=account.zoom_account_id, meeting_id=action.meeting_id, host_email=action.host_email
+    )
+    outcome = route_meeting(facts, account=account, api_factory=ctx.api_factory, snapshot=ctx.snapshot)
+    meeting = meeting_ensure(action.meeting_uuid, account, outcome, started_at=now)
+    Meeting.objects.filter(pk=meeting.pk).update(last_seen_live_at=now)
+    if meeting.region_id is None:
+        return QUARANTINED
+    if waiting_start_events([action.meeting_uuid]):
+        return START_EVENT_WAITING
+    # An auto-start account may hold a stream whose rtms_started we lost: stop it, then start.
+    return rtms_restart(
+        meeting.pk,
+        stop_first=account.mode == AccountMode.AUTO_START,
+        seen_start_requested_at=None,
+        api=api,
+        clock=ctx.clock,
+    )
+
+
+def _apply(action: Action, api: ZoomApi, ctx: _RunContext) -> str:
+    account, now = ctx.account, ctx.clock.now()
     if action.kind is Kind.CREATE_AND_START:
-        facts = MeetingFacts(
-            account_id=account.zoom_account_id, meeting_id=action.meeting_id, host_email=action.host_email
-        )
-        outcome = route_meeting(facts, account=account, api_factory=api_factory)
-        meeting = meeting_ensure(action.meeting_uuid, account, outcome, started_at=now)
-        Meeting.objects.filter(pk=meeting.pk).update(last_seen_live_at=now)
-        if meeting.region_id is None:
-            return "quarantined"
-        if _start_event_waiting(action.meeting_uuid):
-            # Zoom started a stream (auto-start) whose rtms_started waits for routing, now done: it is
-            # applied and connected; a start now would only meet that stream. The next run starts RTMS if
-            # no stream comes of it.
-            return "start_event_waiting"
-        # An auto-start account may hold a stream whose rtms_started we lost: stop it, then start.
-        stop_first = account.mode == AccountMode.AUTO_START
-        return rtms_restart(
-            meeting.pk, stop_first=stop_first, seen_start_requested_at=None, api=api, clock=clock
-        )
+        if action in ctx.created.settled:
+            return ctx.created.settled[action]
+        if action in ctx.created.to_start:
+            # An auto-start account may hold a stream whose rtms_started we lost: stop it, then start.
+            stop_first = account.mode == AccountMode.AUTO_START
+            return _start(action, ctx.created.to_start[action], stop_first, api, ctx)
+        return _create_one(action, api, ctx)
     if action.kind is Kind.ROUTE:
         facts = MeetingFacts(
             account_id=account.zoom_account_id, meeting_id=action.meeting_id, host_email=action.host_email
         )
         # meeting_ensure upgrades a quarantined meeting and sends its quarantined events back through
         # routing; the next run starts RTMS if no stream comes of them.
-        meeting = meeting_ensure(
-            action.meeting_uuid, account, route_meeting(facts, account=account, api_factory=api_factory)
-        )
-        return "routed" if meeting.region_id is not None else "quarantined"
+        outcome = route_meeting(facts, account=account, api_factory=ctx.api_factory, snapshot=ctx.snapshot)
+        meeting = meeting_ensure(action.meeting_uuid, account, outcome)
+        return "routed" if meeting.region_id is not None else QUARANTINED
     pk = action.meeting_pk
     if pk is None:
         return "held"
@@ -180,10 +204,10 @@ def _apply(
         Meeting.objects.filter(pk=pk).update(missing_observations=F("missing_observations") + 1)
         return "missing"
     if action.kind is Kind.CONFIRM_ENDED:
-        confirmed = past.confirms(action.meeting_uuid)
+        confirmed = ctx.past.confirms(action.meeting_uuid)
         missing = Meeting.objects.get(pk=pk).missing_observations + 1
         if confirmed or (confirmed is False and missing >= MISSING_TO_END_UNCONFIRMED):
-            _end(pk, clock)
+            _end(pk, ctx.clock)
             return "ended"
         Meeting.objects.filter(pk=pk).update(missing_observations=missing)
         return "unconfirmed"
@@ -191,13 +215,7 @@ def _apply(
         Meeting.objects.filter(pk=pk).update(rtms_start_error=action.reason[:255])
         return "flagged"
     if action.kind is Kind.START_RTMS:
-        return rtms_restart(
-            pk,
-            stop_first=action.stop_first,
-            seen_start_requested_at=action.seen_start_requested_at,
-            api=api,
-            clock=clock,
-        )
+        return _start(action, pk, action.stop_first, api, ctx)
     return "held"
 
 
@@ -223,45 +241,46 @@ class Outcome:
 
 
 class _Applier:
-    """Applies one action and records it; one Zoom client per thread (a requests session is not meant to
-    be shared between threads)."""
+    """Applies one action and keeps its audit row for the end of the run (one insert for them all); one
+    Zoom client per thread (a requests session is not meant to be shared between threads)."""
 
-    def __init__(
-        self,
-        run: ReconcileRun,
-        account: ZoomAccount,
-        api_factory: ApiFactory,
-        past: _PastListing,
-        clock: Clock,
-        api: ZoomApi,
-    ) -> None:
-        self._run, self._account, self._api_factory = run, account, api_factory
-        self._past, self._clock = past, clock
+    def __init__(self, run: ReconcileRun, ctx: _RunContext, api: ZoomApi) -> None:
+        self._run, self._ctx = run, ctx
         self._local = threading.local()
         self._local.api = api  # the run's own client serves the actions applied on this thread
+        self._audit: list[AuditLog] = []
+        self._audit_lock = threading.Lock()
 
     def _api(self) -> ZoomApi:
         api: ZoomApi | None = getattr(self._local, "api", None)
         if api is None:
-            api = self._local.api = self._api_factory(self._account)
+            api = self._local.api = self._ctx.api_factory(self._ctx.account)
         return api
 
     def __call__(self, action: Action) -> Outcome:
         try:
-            result = _apply(action, self._account, self._api(), self._api_factory, self._past, self._clock)
+            result = _apply(action, self._api(), self._ctx)
         except ZoomApiError as exc:  # one meeting's trouble must not stop the others
             which = action.meeting_pk or action.meeting_uuid[:8]
             return Outcome(action, error=f"{action.kind.value} {which}: {type(exc).__name__}")
         if action.kind in RECORDED_KINDS:
-            audit_record(
+            meeting_pk = action.meeting_pk or self._ctx.created.to_start.get(action) or ""
+            row = audit_row(
                 actor="system:reconciler",
                 action=f"reconcile.{action.kind.value}",
                 object_type="meeting",
-                object_id=action.meeting_pk or "",
+                object_id=meeting_pk,
                 detail={"result": result, "reason": action.reason, "run": self._run.pk},
-                clock=self._clock,
+                clock=self._ctx.clock,
             )
+            with self._audit_lock:
+                self._audit.append(row)
         return Outcome(action, result=result)
+
+    def write_audit(self) -> None:
+        with self._audit_lock:
+            rows, self._audit = self._audit, []
+        AuditLog.objects.bulk_create(rows)
 
 
 def reconcile_account(
@@ -278,20 +297,37 @@ def reconcile_account(
     started = time.monotonic()
     observed = observe_live(api, account.zoom_account_id, now, wait_until=started + box / 2)
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
-    past = _PastListing(api, account, now)
-    applier = _Applier(run, account, api_factory, past, clock, api)
+    snapshot = rules_snapshot()
+    created = create_missed(the_plan.of(Kind.CREATE_AND_START), account, snapshot, now)
+    to_check = [
+        *created.to_start.values(),
+        *(a.meeting_pk for a in the_plan.of(Kind.START_RTMS) if a.meeting_pk),
+    ]
+    ctx = _RunContext(
+        account=account,
+        api_factory=api_factory,
+        past=_PastListing(api, account, now),
+        clock=clock,
+        snapshot=snapshot,
+        created=created,
+        checks=start_checks(to_check),
+    )
+    applier = _Applier(run, ctx, api)
     deadline = started + box
     # Bookkeeping and end confirmations first, here (cheap, and one past listing serves them all); then the
     # repairs that call Zoom, on threads.
     serial = [a for a in the_plan.actions if a.kind not in PARALLEL_KINDS]
-    done = [applier(a) for a in serial if a.kind in BOOKKEEPING_KINDS or time.monotonic() <= deadline]
-    deferred = len(serial) - len(done)
-    repairs = apply_each(
-        [a for a in the_plan.actions if a.kind in PARALLEL_KINDS],
-        applier,
-        threads=settings.RECONCILE_REPAIR_THREADS,
-        deadline=deadline,
-    )
+    try:
+        done = [applier(a) for a in serial if a.kind in BOOKKEEPING_KINDS or time.monotonic() <= deadline]
+        deferred = len(serial) - len(done)
+        repairs = apply_each(
+            [a for a in the_plan.actions if a.kind in PARALLEL_KINDS],
+            applier,
+            threads=settings.RECONCILE_REPAIR_THREADS,
+            deadline=deadline,
+        )
+    finally:
+        applier.write_audit()  # what was done is recorded, even if a repair raised
     done += repairs.results
     deferred += repairs.deferred
     errors: list[str] = [observed.error] if observed.error else []
@@ -301,7 +337,7 @@ def reconcile_account(
         finished_at=clock.now(),
         status=RunStatus.SUCCEEDED if observed.complete and not errors else RunStatus.PARTIAL,
         pages=observed.pages,
-        api_calls=observed.api_calls + past.api_calls,
+        api_calls=observed.api_calls + ctx.past.api_calls,
         meetings_seen=len(observed.live),
         repairs={**plan_kinds(the_plan.actions), **outcomes, **({"deferred": deferred} if deferred else {})},
         errors=errors[:50],

@@ -19,6 +19,13 @@ def queue_for(region: Region | str) -> str:
     return f"{_REGION_QUEUE_PREFIX}{code}"
 
 
+def region_of(queue_name: str) -> str | None:
+    """The region whose queue this is, or None for a central (or foreign) queue."""
+    if queue_name.startswith(_REGION_QUEUE_PREFIX) and len(queue_name) > len(_REGION_QUEUE_PREFIX):
+        return queue_name[len(_REGION_QUEUE_PREFIX) :]
+    return None
+
+
 def worker_queues(region_codes: list[str], *, include_central: bool) -> list[str]:
     queues = list(CENTRAL_QUEUES) if include_central else []
     queues.extend(queue_for(code) for code in region_codes)

@@ -21,17 +21,20 @@ participant's decision to stop (consent): only the people in the meeting can.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from rtms import metrics
 from rtms.accounts import rtms_app_credentials
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState
-from rtms.models import Meeting
+from rtms.models import Meeting, RtmsStream
 from rtms.selectors import meeting_erased
 from rtms.services import audit_record
 from rtms.start_guard import Refusal, Refused, Starter, StartFacts, start_refusal, stopped_by_us
@@ -50,11 +53,13 @@ START_WHILE_RUNNING = 2310
 __all__ = [
     "IllegalState",
     "NotConfigured",
+    "StartCheck",
     "rtms_restart",
     "rtms_start",
     "rtms_start_failed",
     "rtms_start_manual",
     "rtms_stop_manual",
+    "start_checks",
     "start_refused",
 ]
 
@@ -72,13 +77,13 @@ class NotConfigured(IllegalState):
 
 
 # --- the guard, fed from the database ---------------------------------------------------------------------
-def start_facts(meeting: Meeting) -> StartFacts:
-    streams = list(meeting.streams.order_by("created_at", "id"))
+def _facts(meeting: Meeting, streams: list[RtmsStream], *, erased: bool) -> StartFacts:
+    """``streams`` oldest first."""
     last = streams[-1] if streams else None
     return StartFacts(
         live=meeting.state == MeetingState.LIVE,
         routed=meeting.region_id is not None,
-        erased=meeting_erased(pk=meeting.pk),
+        erased=erased,
         stopped_manually=meeting.rtms_manual_stop_at is not None,
         active_stream=any(s.state in STREAM_ACTIVE for s in streams),
         last_stop_reason=last.stop_reason if last else None,
@@ -94,6 +99,55 @@ def start_facts(meeting: Meeting) -> StartFacts:
     )
 
 
+def start_facts(meeting: Meeting) -> StartFacts:
+    streams = list(meeting.streams.order_by("created_at", "id"))
+    return _facts(meeting, streams, erased=meeting_erased(pk=meeting.pk))
+
+
+@dataclass(frozen=True)
+class StartCheck:
+    """A meeting (with its account) and its start facts, read for many meetings at once before a reconcile
+    run's repairs (``start_checks``). The claim of each start then refuses if what the facts rest on moved
+    since they were read, so a check read seconds earlier is as safe as one read just before the call."""
+
+    meeting: Meeting
+    facts: StartFacts
+    stream_ids: frozenset[int]
+    newest_change: datetime | None  # the latest state_changed_at among those streams
+
+
+def start_checks(meeting_pks: Collection[int]) -> dict[int, StartCheck]:
+    """Three queries for any number of meetings, instead of three per meeting."""
+    meetings = Meeting.objects.select_related("account").filter(pk__in=meeting_pks)
+    erased = set(
+        Meeting.objects.filter(pk__in=meeting_pks, erasure__isnull=False).values_list("pk", flat=True)
+    )
+    streams: dict[int, list[RtmsStream]] = defaultdict(list)
+    for stream in RtmsStream.objects.filter(meeting_id__in=meeting_pks).order_by("created_at", "id"):
+        streams[stream.meeting_id].append(stream)
+    return {m.pk: _check(m, streams[m.pk], erased=m.pk in erased) for m in meetings}
+
+
+def _check(meeting: Meeting, streams: list[RtmsStream], *, erased: bool) -> StartCheck:
+    return StartCheck(
+        meeting,
+        _facts(meeting, streams, erased=erased),
+        frozenset(s.pk for s in streams),
+        max((s.state_changed_at for s in streams if s.state_changed_at is not None), default=None),
+    )
+
+
+def _unchanged(meetings: QuerySet[Meeting], check: StartCheck) -> QuerySet[Meeting]:
+    """Only if, since ``check`` was read, the meeting was neither erased nor stopped by an operator and no
+    stream of it appeared or changed state."""
+    changed = RtmsStream.objects.filter(meeting_id=OuterRef("pk")).exclude(pk__in=check.stream_ids)
+    if check.newest_change is not None:
+        changed = RtmsStream.objects.filter(meeting_id=OuterRef("pk")).filter(
+            ~Q(pk__in=check.stream_ids) | Q(state_changed_at__gt=check.newest_change)
+        )
+    return meetings.filter(rtms_manual_stop_at__isnull=True, erasure__isnull=True).exclude(Exists(changed))
+
+
 def start_refused(meeting: Meeting, starter: Starter) -> Refused | None:
     return start_refusal(start_facts(meeting), starter)
 
@@ -105,13 +159,21 @@ def _record_refusal(meeting_id: int, code: int | None, message: str, at: datetim
     )
 
 
-def _claim_start(meeting_id: int, *, seen: datetime | None, now: datetime, **fields: Any) -> bool:
+def _claim_start(
+    meeting_id: int,
+    *,
+    seen: datetime | None,
+    now: datetime,
+    checked: StartCheck | None = None,
+    **fields: Any,
+) -> bool:
     """The start claim, compared with what the caller read: a start claimed meanwhile (ingest, the
-    reconciler, an operator) stands and this one is dropped rather than fighting it."""
-    claimed = Meeting.objects.filter(
-        pk=meeting_id, state=MeetingState.LIVE, rtms_start_requested_at=seen
-    ).update(rtms_start_requested_at=now, **fields)
-    return bool(claimed)
+    reconciler, an operator) stands and this one is dropped rather than fighting it. Facts read a while
+    ago (``checked``) must also still hold (``_unchanged``)."""
+    meetings = Meeting.objects.filter(pk=meeting_id, state=MeetingState.LIVE, rtms_start_requested_at=seen)
+    if checked is not None:
+        meetings = _unchanged(meetings, checked)
+    return bool(meetings.update(rtms_start_requested_at=now, **fields))
 
 
 def _zoom_call(api: ZoomApi, meeting: Meeting, client_id: str, action: RtmsAction) -> None:
@@ -316,15 +378,21 @@ def rtms_restart(
     seen_start_requested_at: datetime | None,
     api: ZoomApi,
     clock: Clock = SYSTEM_CLOCK,
+    checked: StartCheck | None = None,
 ) -> str:
     """Ask Zoom for a (new) stream. Transient Zoom trouble raises (the run is retried later); refusals
-    are recorded on the meeting, where the plan's back-off and the admin see them."""
+    are recorded on the meeting, where the plan's back-off and the admin see them. ``checked`` is the
+    meeting and its facts read in bulk for a run (``start_checks``); without it they are read now."""
     now = clock.now()
-    meeting = Meeting.objects.select_related("account").get(pk=meeting_pk)
+    if checked is None:
+        meeting = Meeting.objects.select_related("account").get(pk=meeting_pk)
+        facts = start_facts(meeting)
+    else:
+        meeting, facts = checked.meeting, checked.facts
     if meeting.account is None or meeting.zoom_meeting_id is None:
         return "not_startable"
     # The plan held these already; checked again because the meeting may have changed since it looked.
-    refused = start_refused(meeting, Starter.RECONCILER)
+    refused = start_refusal(facts, Starter.RECONCILER)
     if refused is not None:
         return "not_startable" if refused.refusal is Refusal.NOT_LIVE else refused.refusal.value
     client_id = rtms_app_credentials(meeting.account).client_id
@@ -334,6 +402,7 @@ def rtms_restart(
         meeting_pk,
         seen=seen_start_requested_at,
         now=now,
+        checked=checked,
         restart_attempts=F("restart_attempts") + 1,
         last_restart_at=now,
     )

@@ -39,9 +39,18 @@ class RoutingOutcome:
     note: str
 
 
-def rules_snapshot() -> list[Rule]:
+@dataclass(frozen=True)
+class RulesSnapshot:
+    """The active rules and the regions they name, read once: a reconcile run routes many meetings with
+    one read instead of two queries each."""
+
+    rules: list[Rule]
+    regions: dict[str, Region]
+
+
+def rules_snapshot() -> RulesSnapshot:
     rows = ResidencyRule.objects.filter(active=True, region__active=True).select_related("region")
-    return [
+    rules = [
         Rule(
             position=r.position,
             field=Field(r.field),
@@ -51,6 +60,7 @@ def rules_snapshot() -> list[Rule]:
         )
         for r in rows
     ]
+    return RulesSnapshot(rules, {r.region.code: r.region for r in rows})
 
 
 def _fetch_meeting(api: ZoomApi, facts: MeetingFacts) -> MeetingFacts:
@@ -74,11 +84,17 @@ def _fetch_user_email(api: ZoomApi, facts: MeetingFacts) -> MeetingFacts:
 
 
 def route_meeting(
-    facts: MeetingFacts, *, account: ZoomAccount | None, api_factory: ApiFactory
+    facts: MeetingFacts,
+    *,
+    account: ZoomAccount | None,
+    api_factory: ApiFactory,
+    snapshot: RulesSnapshot | None = None,
 ) -> RoutingOutcome:
     """Decide the owning region. Raises ZoomUnavailable/ZoomRateLimited (transient: retry the task);
-    any other Zoom refusal quarantines with the reason noted."""
-    rules = rules_snapshot()
+    any other Zoom refusal quarantines with the reason noted. ``snapshot`` is the rules read once by a
+    caller that routes many meetings; without it they are read now."""
+    snapshot = snapshot or rules_snapshot()
+    rules = snapshot.rules
     if account is not None and facts.account_id is None:
         facts = facts.merged(MeetingFacts(account_id=account.zoom_account_id))
     decision = decide(rules, facts)
@@ -112,8 +128,25 @@ def route_meeting(
             break
         decision = decide(rules, facts)
 
+    return _outcome(decision, facts, snapshot, note)
+
+
+def route_from_facts(
+    facts: MeetingFacts, *, account: ZoomAccount | None, snapshot: RulesSnapshot
+) -> RoutingOutcome | None:
+    """The decision the facts at hand make, without asking Zoom; None when a rule needs a fact that only a
+    lookup can give (then ``route_meeting`` is the way)."""
+    if account is not None and facts.account_id is None:
+        facts = facts.merged(MeetingFacts(account_id=account.zoom_account_id))
+    decision = decide(snapshot.rules, facts)
+    if isinstance(decision, Undecided):
+        return None
+    return _outcome(decision, facts, snapshot, "")
+
+
+def _outcome(decision: Decision, facts: MeetingFacts, snapshot: RulesSnapshot, note: str) -> RoutingOutcome:
     if isinstance(decision, Routed):
-        region = Region.objects.get(code=decision.region_code)
+        region = snapshot.regions[decision.region_code]
         return RoutingOutcome(region, decision, facts, f"rule #{decision.rule_position}")
     if isinstance(decision, Undecided):
         note = note or f"undecided: rule #{decision.rule_position} needs {decision.missing.value}"

@@ -155,7 +155,33 @@ def audit_record(
     detail: dict[str, Any] | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> AuditLog:
-    return AuditLog.objects.create(
+    row = audit_row(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        region_code=region_code,
+        source_ip=source_ip,
+        detail=detail,
+        clock=clock,
+    )
+    row.save()
+    return row
+
+
+def audit_row(
+    *,
+    actor: str,
+    action: str,
+    object_type: str = "",
+    object_id: str | int = "",
+    region_code: str = "",
+    source_ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> AuditLog:
+    """An audit row not saved yet: a caller recording many at once inserts them together."""
+    return AuditLog(
         at=clock.now(),
         actor=actor[:150],
         action=action,

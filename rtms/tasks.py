@@ -54,10 +54,24 @@ _COMMON: dict[str, Any] = {
 @shared_task(name=publish.ROUTE_EVENT, **_COMMON)
 def route_event(self: Task[Any, Any], *, event_id: int) -> str:
     try:
-        return event_route(event_id).status
+        with publish.applies_held() as held:
+            status = event_route(event_id).status
     except TRANSIENT as exc:
         _retry_or_fail(self, exc, on_give_up=lambda e: inbox_mark_failed(event_id, e))
         return "failed"
+    for routed_id, region_code in held:  # routed to a region this worker serves: applied here
+        _apply_here(routed_id, region_code)
+    return status
+
+
+def _apply_here(event_id: int, region_code: str) -> None:
+    """An apply this worker took on instead of publishing it; transient trouble hands it to the region's
+    queue, where the apply task retries it with its back-off."""
+    try:
+        event_apply(event_id)
+    except TRANSIENT as exc:
+        logger.warning("inbox.apply_here_deferred", extra={"event_id": event_id, "error": type(exc).__name__})
+        publish.enqueue_apply(event_id, region_code)
 
 
 @shared_task(

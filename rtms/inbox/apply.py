@@ -13,7 +13,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from regions.models import Region
@@ -27,7 +27,6 @@ from rtms.inbox.redaction import payload_stub
 from rtms.lifecycle import STREAM_ACTIVE, STREAM_TERMINAL, MeetingState, StreamState
 from rtms.models import AccountMode, InboundEvent, InboxStatus, Meeting, RtmsStream
 from rtms.personal import details_save
-from rtms.selectors import meeting_erased
 from rtms.services import meeting_transition, stream_transition
 from rtms.zoom.protocol import (
     ConcurrencyLimited,
@@ -193,10 +192,6 @@ def apply_concurrency_limited(event: ConcurrencyLimited, meeting: Meeting, clock
     return "recorded"
 
 
-def _erased(meeting: Meeting) -> bool:
-    return meeting_erased(pk=meeting.pk)
-
-
 def event_apply(event_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
     """Apply a routed event once. Returns its outcome; "error" (left pending for another try), "failed"
     (given up at INBOX_MAX_ATTEMPTS) and "illegal_transition" are recorded on the row
@@ -216,10 +211,14 @@ def _apply(event_id: int, clock: Clock) -> str:
             return "skipped"
         if row.meeting_id is None:
             return "not_routed"
-        meeting = Meeting.objects.select_related("region", "account").get(pk=row.meeting_id)
+        meeting = (
+            Meeting.objects.select_related("region", "account")
+            .annotate(erased=ExpressionWrapper(Q(erasure__isnull=False), output_field=BooleanField()))
+            .get(pk=row.meeting_id)
+        )
         event = parse_event(event_body(row))  # from the region's database if it moved there already
         outcome: str
-        if isinstance(event, MeetingStarted | RtmsStarted) and _erased(meeting):
+        if isinstance(event, MeetingStarted | RtmsStarted) and meeting.erased:
             # An erased meeting gets neither its personal data back nor a new capture (compliance/erasure.py).
             outcome = "ignored_erased"
         elif isinstance(event, MeetingStarted):

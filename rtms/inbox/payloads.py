@@ -33,16 +33,16 @@ def payload_to_region(row: InboundEvent, *, region_code: str, meeting_id: int) -
     """Copy the row's body to the region's database (once) and return the stub the control row keeps."""
     body: Any = row.payload
     if not (isinstance(body, dict) and REDACTED_KEY in body):
-        RoutedPayload.objects.using(content_alias(region_code)).get_or_create(
+        copy = RoutedPayload(
             event_id=row.pk,
-            defaults={
-                "region_code": region_code,
-                "meeting_id": meeting_id,
-                "event_type": row.event_type,
-                "received_at": row.received_at,
-                "payload": body,
-            },
+            region_code=region_code,
+            meeting_id=meeting_id,
+            event_type=row.event_type,
+            received_at=row.received_at,
+            payload=body,
         )
+        # One INSERT ... ON CONFLICT DO NOTHING: a copy from an earlier, rolled-back attempt is the same body.
+        RoutedPayload.objects.using(content_alias(region_code)).bulk_create([copy], ignore_conflicts=True)
     return payload_stub(row.event_type, row.event_ts, MOVED)
 
 

@@ -22,12 +22,14 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from celery import current_app
 
-from regions.queues import queue_for
+from regions.queues import queue_for, region_of
 from rtms import metrics
 
 logger = logging.getLogger(__name__)
@@ -188,8 +190,50 @@ def flush_route_publisher(**_signal: object) -> None:
     ROUTE_PUBLISHER.flush(EXIT_FLUSH_TIMEOUT_S)
 
 
+# A worker that consumes a region's queue is that region's worker: an event it routes to that region is
+# applied by the same task, at once, instead of being published to the queue this very worker would take it
+# back from. That saves a broker round trip, a task and an attempt's reads per event (bench/recovery.py,
+# docs/benchmarks.md). Workers that serve only the central queues publish as before.
+_SERVED_REGIONS: frozenset[str] = frozenset()
+_HELD_APPLIES: ContextVar[list[tuple[int, str]] | None] = ContextVar("held_applies", default=None)
+
+
+def serve_queues(queue_names: Iterable[str]) -> None:
+    """The queues this worker consumes (its ``-Q``), set once at startup before the pool forks."""
+    global _SERVED_REGIONS
+    _SERVED_REGIONS = frozenset(code for code in map(region_of, queue_names) if code)
+
+
+def served_regions() -> frozenset[str]:
+    return _SERVED_REGIONS
+
+
+def worker_ready_queues(sender: object = None, instance: object = None, **_signal: object) -> None:
+    """``celeryd_after_setup``: the worker's ``-Q`` is known by then (connected in rtms/apps.py)."""
+    app = getattr(instance, "app", None)
+    if app is not None:
+        serve_queues(app.amqp.queues.consume_from.keys())
+
+
+@contextmanager
+def applies_held() -> Iterator[list[tuple[int, str]]]:
+    """Within this block, an apply for a region this worker serves is held in the yielded list (event id,
+    region) for the caller to run itself once its own step is done, instead of being published."""
+    held: list[tuple[int, str]] = []
+    token = _HELD_APPLIES.set(held)
+    try:
+        yield held
+    finally:
+        _HELD_APPLIES.reset(token)
+
+
 def enqueue_apply(event_id: int, region_code: str) -> None:
-    """After commit, on the owning region's queue. A failed publish is left to the sweeper."""
+    """After commit, on the owning region's queue (or held for this worker, ``applies_held``). A failed
+    publish is left to the sweeper."""
+    held = _HELD_APPLIES.get()
+    if held is not None and region_code in _SERVED_REGIONS:
+        held.append((event_id, region_code))
+        return
     try:
         current_app.send_task(APPLY_EVENT, kwargs={"event_id": event_id}, queue=queue_for(region_code))
     except Exception as exc:  # the sweeper re-enqueues what is still pending

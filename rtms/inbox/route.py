@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -43,6 +44,23 @@ class RouteResult:
     region_code: str | None = None
 
 
+def new_meeting_fields(
+    account: ZoomAccount | None, outcome: RoutingOutcome, *, started_at: datetime | None
+) -> dict[str, Any]:
+    """A new meeting row's fields, however it is created (one by one here, or in bulk by the reconciler)."""
+    facts = outcome.facts
+    return {
+        "zoom_meeting_id": facts.meeting_id,
+        "account": account,
+        "host_id": facts.host_id or "",
+        **control_email_fields(facts.host_email),
+        "region": outcome.region,
+        "routing_status": RoutingStatus.ROUTED if outcome.region else RoutingStatus.QUARANTINED,
+        "routing_note": outcome.note[:255],
+        "started_at": started_at,
+    }
+
+
 def meeting_ensure(
     uuid: str,
     account: ZoomAccount | None,
@@ -54,17 +72,7 @@ def meeting_ensure(
     region it keeps it; a quarantined meeting is upgraded when a later attempt can route it. It holds no
     topic and no e-mail, only the e-mail's domain and keyed hash: the region's worker records the text in
     the region's database when it applies the meeting's events (rtms/personal.py)."""
-    facts = outcome.facts
-    defaults = {
-        "zoom_meeting_id": facts.meeting_id,
-        "account": account,
-        "host_id": facts.host_id or "",
-        **control_email_fields(facts.host_email),
-        "region": outcome.region,
-        "routing_status": RoutingStatus.ROUTED if outcome.region else RoutingStatus.QUARANTINED,
-        "routing_note": outcome.note[:255],
-        "started_at": started_at,
-    }
+    defaults = new_meeting_fields(account, outcome, started_at=started_at)
     try:
         with transaction.atomic():
             meeting, created = Meeting.objects.get_or_create(zoom_uuid=uuid, defaults=defaults)
@@ -149,14 +157,16 @@ def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
     if isinstance(event, RtmsStopped | RtmsInterrupted):
         # Stop and interrupt follow the stream we stored, never a fresh decision.
         stream = (
-            RtmsStream.objects.select_related("meeting").filter(rtms_stream_id=event.rtms_stream_id).first()
+            RtmsStream.objects.select_related("meeting__region")
+            .filter(rtms_stream_id=event.rtms_stream_id)
+            .first()
         )
         meeting = stream.meeting if stream is not None else None
     if meeting is None:
-        meeting = Meeting.objects.filter(zoom_uuid=uuid).first()
+        meeting = Meeting.objects.select_related("region").filter(zoom_uuid=uuid).first()
     region: Region | None
-    if meeting is not None and meeting.region_id is not None:
-        region = Region.objects.get(pk=meeting.region_id)
+    if meeting is not None and meeting.region is not None:
+        region = meeting.region
     else:
         account = account_for(event_account_id(event))
         outcome = route_meeting(facts_from_event(event), account=account, api_factory=api_factory)

@@ -3,6 +3,7 @@ keeps its turn in one per-account schedule (rtms/zoom_pacing.py), so parallel st
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -93,3 +94,41 @@ def test_a_caller_whose_turn_is_too_far_away_is_told_so_instead_of_waiting(setti
     assert raised.value.status == 429 and raised.value.retry_after is not None
     # Another account has a schedule of its own.
     assert wait_for_status_turn("acct-other", max_wait_s=0) == 0
+
+
+class _Statements:
+    """Counts SQL statements from every thread (the repair threads have connections of their own)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def wrap(self, original: Any) -> Any:
+        def counted(cursor: Any, *args: Any) -> Any:
+            with self._lock:
+                self.count += 1
+            return original(cursor, *args)
+
+        return counted
+
+
+def test_statements_per_missed_start_do_not_grow_with_the_run(
+    sim: SimServer, account: ZoomAccount, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #18 point 3: a run creates, routes and checks its missed meetings in bulk; each start then
+    costs its claim and its record, not the ~16 statements of one-by-one repairs (docs/benchmarks.md)."""
+    from django.db.backends.utils import CursorWrapper
+
+    settings.RECONCILE_REPAIR_THREADS = 4
+    n = 30
+    for i in range(n):
+        sim.client.create_meeting(f"host{i}@eu.example.com", rtms="api")
+    statements = _Statements()
+    # Django's private execution methods: every statement of every thread passes through one of them.
+    for method in ("_execute", "_executemany"):
+        monkeypatch.setattr(CursorWrapper, method, statements.wrap(getattr(CursorWrapper, method)))
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
+    monkeypatch.undo()
+    assert run.repairs.get("create_and_start:started") == n, run.repairs
+    assert Meeting.objects.filter(rtms_start_called_at__isnull=False).count() == n
+    assert statements.count <= 2 * n + 25, statements.count

@@ -272,9 +272,15 @@ def test_a_run_past_its_time_box_defers_repairs_to_the_next_run(sim: SimServer, 
     with override_settings(RECONCILE_LEASE_TTL=timedelta(0)):  # a time box of nothing
         run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
     assert run.status == "succeeded" and run.repairs.get("deferred") == 3
-    assert not Meeting.objects.filter(zoom_uuid__in=[m["meeting_uuid"] for m in created]).exists()
+    # The missed meetings are created in bulk before the repairs (one statement for them all), but no
+    # start call was made past the time box.
+    uuids = [m["meeting_uuid"] for m in created]
+    assert Meeting.objects.filter(zoom_uuid__in=uuids, rtms_start_requested_at__isnull=True).count() == 3
+    assert not [c for m in created for c in _starts(sim, int(m["meeting_id"]))]
     run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # the next run does them
-    assert Meeting.objects.filter(zoom_uuid__in=[m["meeting_uuid"] for m in created]).count() == 3
+    assert run.repairs.get("start_rtms:started") == 3, run.repairs
+    assert [len(_starts(sim, int(m["meeting_id"]))) for m in created] == [1, 1, 1]
+    assert Meeting.objects.filter(zoom_uuid__in=uuids, rtms_start_called_at__isnull=False).count() == 3
 
 
 def test_a_late_rtms_started_is_not_stopped_first(sim: SimServer, account: ZoomAccount) -> None:

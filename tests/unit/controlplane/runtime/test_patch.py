@@ -60,6 +60,7 @@ def test_every_patch_is_named_for_its_module_and_written_for_the_installed_versi
     patches = _patches()
     assert set(patches) == {
         "asyncio_tls",
+        "celery_django_pool",
         "celery_worker",
         "channels_consumer",
         "channels_redis_pubsub",
