@@ -188,6 +188,14 @@ class SimClient:
         )
         return result
 
+    def refuse_signaling(self, meeting_uuid: str, times: int = 1) -> dict[str, Any]:
+        """POST /_sim/faults/rtms_signaling: the next ``times`` signaling handshakes of the meeting's streams
+        are refused with status 2."""
+        result: dict[str, Any] = self._call(
+            "POST", "/_sim/faults/rtms_signaling", json={"meeting_uuid": meeting_uuid, "times": times}
+        )
+        return result
+
     def kill_signaling(self, rtms_stream_id: str) -> dict[str, Any]:
         return self.stream_fault(rtms_stream_id, "kill_signaling")
 

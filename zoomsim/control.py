@@ -369,5 +369,12 @@ def add_rtms_routes(app: web.Application, rtms: RtmsServer) -> None:
         except RtmsFaultError as exc:
             return _error(exc.status, str(exc))
 
+    async def refuse_signaling(request: web.Request) -> web.Response:
+        try:
+            return web.json_response(rtms.refuse_signaling(await _body(request)), status=201)
+        except RtmsFaultError as exc:
+            return _error(exc.status, str(exc))
+
     app.router.add_get("/_sim/streams/{id}", stream_view)
     app.router.add_post("/_sim/streams/{id}/faults", stream_fault)
+    app.router.add_post("/_sim/faults/rtms_signaling", refuse_signaling)

@@ -12,11 +12,11 @@ The account starts RTMS through the API, but Zoom auto-starts it for some hosts 
   channels and Zoom's meeting lookup fails, so the event waits in the inbox; the reconciler routes the
   meeting from the live list, and the waiting event is applied (tests/integration/test_reconcile.py shows
   that no second stream is asked for meanwhile);
+- a stream our gateway gave up (zoomsim refused its signaling handshake once, status 2, while Zoom kept
+  the stream running) of a meeting Zoom still lists as live: the reconciler stops it and starts a new one,
+  which is captured;
 - a stop reported on one channel only (the WebSocket copy lost) is applied at once, and, being the host's
   decision, never undone.
-
-The third cause (a stream our gateway failed, of a meeting Zoom still lists) is reproduced in
-tests/integration/test_reconcile.py; tests/e2e/test_gateway_failover.py drives the gateway's failures.
 """
 
 from __future__ import annotations
@@ -101,6 +101,11 @@ def test_lost_and_crossed_events_leave_no_meeting_uncaptured(
     lookup_fault = sim.client.rest_fault(503, path_prefix="/v2/meetings/", times=200)
     sim.client.create_meeting(f"lookup@{eu}", meeting_uuid=held)
 
+    # Cause 3: the gateway's first handshake for the meeting's stream is refused; Zoom keeps the stream.
+    gave_up = ids.meeting_uuid()
+    sim.client.refuse_signaling(gave_up, times=1)
+    sim.client.create_meeting(f"failing@{eu}", meeting_uuid=gave_up, rtms="api")
+
     # A stop reported on the webhook only.
     one_channel = ids.meeting_uuid()
     sim.client.add_event_fault("meeting.rtms_stopped", "ws", "drop", meeting_uuid=one_channel)
@@ -127,6 +132,20 @@ def test_lost_and_crossed_events_leave_no_meeting_uncaptured(
     assert RtmsStream.objects.filter(rtms_stream_id=auto_started[0]["rtms_stream_id"]).exists()
     assert Meeting.objects.get(zoom_uuid=held).rtms_start_error_code is None
     sim.client.delete_fault(lookup_fault)
+
+    # Cause 3: the stream the gateway failed is replaced by a new one while Zoom lists the meeting.
+    restarted = _wait_captured(gave_up, "the meeting whose stream the gateway failed, captured again")
+    # By its history: our stop of Zoom's stream may have moved it on from failed to stopped since.
+    failed = RtmsStream.objects.get(
+        meeting__zoom_uuid=gave_up, transitions__to_state="failed", transitions__cause="gateway.refused"
+    )
+    assert restarted.pk != failed.pk
+    handshakes = ledger(sim, kind="rtms.connection", meeting_uuid=gave_up)
+    refused = [e for e in handshakes if e["action"] == "refused" and e["socket"] == "signaling"]
+    assert [(e["rtms_stream_id"], e["status_code"]) for e in refused] == [(failed.rtms_stream_id, 2)]
+    actions = [e["action"] for e in ledger(sim, kind="rtms.action", meeting_uuid=gave_up)]
+    assert actions[0] == "start" and "stop" in actions[1:]  # Zoom's running stream stopped, then a new one
+    assert actions.count("start") >= 2
 
     # One channel's stop: applied from the webhook copy, with the host's reason, and never restarted.
     _wait_captured(one_channel, "the meeting to be stopped, captured")

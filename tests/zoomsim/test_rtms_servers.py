@@ -17,7 +17,7 @@ import websockets
 from tests.eventually import eventually_async
 from tests.zoomsim.conftest import RTMS_APP, bearer, s2s_token
 from tests.zoomsim.rtms_helpers import RtmsSession, connect, join, signature, started_payload
-from zoomsim.client import SimClient
+from zoomsim.client import SimClient, SimClientError
 from zoomsim.testing import SimProcess, SimServer
 
 SCALE = 0.02  # signaling/connect window 1.2 s, media window 0.6 s
@@ -70,6 +70,31 @@ async def close_all(*sessions: RtmsSession) -> None:
 
 
 # ---- handshakes ---------------------------------------------------------------------------------
+
+
+async def test_a_signaling_refusal_fault_refuses_the_next_handshakes_of_a_meeting_then_lets_one_in(
+    rsim: SimServer,
+) -> None:
+    """Issue #18, cause 3: armed before the meeting's stream exists, the fault refuses its next handshakes
+    with status 2 while Zoom still runs the stream; the one after them is accepted."""
+    c = rsim.client
+    uuid = "refused-meeting=="
+    armed = await aw(c.refuse_signaling, uuid, times=2)
+    assert armed == {"fault": "refuse_signaling", "meeting_uuid": uuid, "times": 2}
+    _, p = await start_meeting(c, meeting_uuid=uuid)
+    for _ in range(2):
+        refused = await connect(p["server_urls"])
+        await refused.send(hs(p))
+        answer = await refused.wait(2)
+        assert answer["status_code"] == 2 and answer["reason"] == "invalid rtms_stream_id"
+        await refused.wait_closed()
+    assert (await aw(c.stream_runtime, p["rtms_stream_id"]))["state"] == "started"  # still running
+    session = await join(p)  # the third is accepted
+    await close_all(session)
+    faults = await aw(c.ledger, kind="fault.rtms", meeting_uuid=uuid)
+    assert [f["fault"] for f in faults] == ["refuse_signaling"]
+    with pytest.raises(SimClientError):
+        await aw(c.refuse_signaling, uuid, times=0)
 
 
 async def test_signaling_handshake_refusals_and_media_urls(rsim: SimServer) -> None:

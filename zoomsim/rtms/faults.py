@@ -126,6 +126,20 @@ class Faults:
         )
         return {"fault": kind, "rtms_stream_id": sid, **detail}
 
+    def refuse_signaling(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Arm a refusal of the next ``times`` signaling handshakes of any stream of a meeting (status 2,
+        "invalid rtms_stream_id"), before or after its stream exists: a client that takes a refusal for
+        final gives the stream up while Zoom still runs it."""
+        uuid = spec.get("meeting_uuid")
+        times = spec.get("times", 1)
+        if not isinstance(uuid, str) or not uuid:
+            raise FaultError(400, "meeting_uuid is required")
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            raise FaultError(400, "times must be an integer >= 1")
+        self.registry.signaling_refusals[uuid] = times
+        self.sim.ledger.record("fault.rtms", meeting_uuid=uuid, fault="refuse_signaling", times=times)
+        return {"fault": "refuse_signaling", "meeting_uuid": uuid, "times": times}
+
     def _failover(self, rt: RtStream) -> dict[str, Any]:
         """The RTMS server fails: every socket drops, and meeting.rtms_started is sent again for the same
         stream with new server_urls (a new generation) and a new event_ts."""

@@ -63,6 +63,9 @@ class RtmsServer:
     async def fault(self, sid: str, spec: dict[str, Any]) -> dict[str, Any]:
         return await self.faults.fault(sid, spec)
 
+    def refuse_signaling(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return self.faults.refuse_signaling(spec)
+
     def on_stream(self, m: Meeting, stream: Stream, change: str) -> asyncio.Task[Any] | None:
         """Zoom's side changed a stream. A returned task is the teardown the Simulator waits for before
         it sends meeting.rtms_stopped."""
@@ -100,4 +103,5 @@ class RtmsServer:
         )
         if reason == "reset":
             self.registry.streams.clear()
+            self.registry.signaling_refusals.clear()
             self.playback.reset()

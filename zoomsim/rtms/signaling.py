@@ -29,6 +29,7 @@ from zoomsim.rtms.protocol import (
     SS_INTERRUPTED,
     SS_PAUSED,
     SS_TERMINATED,
+    ST_BAD_STREAM,
     ST_DUP_SIGNAL,
     ST_OK,
     STOP_RECEIVER_CLOSE,
@@ -58,7 +59,10 @@ class Signaling:
     async def handshake(self, conn: RtConn, msg: dict[str, Any]) -> bool:
         resp: dict[str, Any] = {"msg_type": SIG_HS_RESP, "protocol_version": 1, "sequence": 0}
         status, reason, rt = check(self.cfg.rtms_app, self.registry, conn, msg, SIG_HS_REQ)
-        if status == ST_OK and rt is not None and rt.signaling is not None:
+        if status == ST_OK and rt is not None and self.registry.take_signaling_refusal(rt.meeting.uuid):
+            # The refusal fault: Zoom's server does not know the stream (yet), as after a server hiccup.
+            status, reason = ST_BAD_STREAM, "invalid rtms_stream_id"
+        elif status == ST_OK and rt is not None and rt.signaling is not None:
             status, reason = ST_DUP_SIGNAL, "duplicate signal request"
         if status != ST_OK or rt is None:
             return await refuse(self.registry, conn, resp, status, reason, rt)

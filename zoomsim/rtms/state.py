@@ -109,10 +109,20 @@ class Registry:
         self.ledger = ledger
         self.streams: dict[str, RtStream] = {}
         self.conns: set[RtConn] = set()
+        # Fault: the next N signaling handshakes for any stream of a meeting are refused (by meeting uuid).
+        self.signaling_refusals: dict[str, int] = {}
         self._ids = itertools.count(1)
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def take_signaling_refusal(self, meeting_uuid: str) -> bool:
+        """True (and one fewer left) when a signaling-refusal fault is armed for the meeting."""
+        left = self.signaling_refusals.get(meeting_uuid, 0)
+        if left <= 0:
+            return False
+        self.signaling_refusals[meeting_uuid] = left - 1
+        return True
 
     def live_generation(self, gen: int) -> bool:
         return any(rt.serving and rt.stream.generation == gen for rt in self.streams.values())
