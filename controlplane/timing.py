@@ -73,6 +73,12 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
     "TRANSCRIPT_FLUSH_INTERVAL_SECONDS": (0.1, 0.1, "gateway transcript batch flush period"),
     "RETENTION_INTERVAL_SECONDS": (3600.0, 10.0, "beat period of the retention purge"),
     "READINESS_TIMEOUT_SECONDS": (2.0, 2.0, "per-dependency timeout of /readyz"),
+    "LIVE_REAUTHORIZE_SECONDS": (
+        5.0,
+        1.0,
+        "an open live socket checks again this often that its user and session are valid and its meeting "
+        "visible to them",
+    ),
 }
 
 

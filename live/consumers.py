@@ -6,6 +6,12 @@ database, then forward live segments of the meeting's own streams. The consumer 
 sent per stream and never sends a segment twice; a hole in the live flow (a lost message) is filled from
 the database. Every connect is audited; an erasure of the meeting closes the socket (4410).
 
+Authorization holds while a socket is open, not only at its connect (issue #20): every
+``LIVE_REAUTHORIZE_SECONDS``, and at once when its user logs out or is changed (live/signals.py), a socket
+reads its session and user afresh and checks the meeting again. It closes 4403 when the session ended or
+its user is no longer active staff, 4404 when the meeting is no longer visible to them (another region now,
+or a group taken away), 4410 when the meeting was erased.
+
 Close codes are sent after accepting, so a browser can read them (a refusal before the handshake reaches
 a page as an anonymous 1006).
 """
@@ -20,11 +26,12 @@ from collections import OrderedDict
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from controlplane.client_ip import scope_client_ip
 from controlplane.runtime.channels_consumer import JsonConsumerWithoutConnectionCheck
 from live.cursor import CursorError, format_cursor, fresh_segments, gaps, parse_cursor
-from live.groups import LIST_GROUP, meeting_group
+from live.groups import LIST_GROUP, meeting_group, user_group
 from live.layers import DEFAULT_ALIAS, layer_alias_for
 from live.selectors import (
     LiveErased,
@@ -38,6 +45,7 @@ from live.selectors import (
     segments_after,
     segments_of_stream_after,
     streams_of_meeting,
+    viewer_now,
 )
 from live.services import transcript_view_record
 from live.states import StateView, shown_state
@@ -72,7 +80,57 @@ _Consumer = JsonConsumerWithoutConnectionCheck
 FOREIGN_STREAMS_REMEMBERED = 1024
 
 
-class TranscriptConsumer(_Consumer):
+class _Reauthorizing(_Consumer):
+    """Checks again, while the socket is open, what its connect checked (``_recheck``): periodically, and
+    whenever a ``live.reauthorize`` message reaches the user's group (a logout, a change to the user)."""
+
+    user_group: str = ""
+    _rechecks: asyncio.Task[None] | None = None
+
+    async def _watch_authorization(self) -> None:
+        user = self.scope["user"]
+        self.user_group = user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        self._rechecks = asyncio.create_task(self._recheck_periodically())
+
+    async def _stop_watching(self) -> None:
+        if self._rechecks is not None:
+            self._rechecks.cancel()
+        if self.user_group:
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    def _session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return getattr(session, "session_key", None)
+
+    async def _recheck(self) -> int | None:
+        """The close code if access is gone, None if it still holds."""
+        raise NotImplementedError
+
+    async def _enforce(self) -> bool:
+        try:
+            code = await self._recheck()
+        except Exception as exc:  # the database failed: the page reconnects, and is checked on connect
+            logger.warning("live.reauthorize_failed", extra={"error": type(exc).__name__})
+            code = CLOSE_RETRY
+        if code is None:
+            return True
+        logger.info("live.access_revoked", extra={"close_code": code, "channel": self.channel_name})
+        await self.close(code=code)
+        return False
+
+    async def _recheck_periodically(self) -> None:
+        interval = settings.LIVE_REAUTHORIZE.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            if not await self._enforce():
+                return
+
+    async def live_reauthorize(self, event: dict[str, Any]) -> None:
+        await self._enforce()
+
+
+class TranscriptConsumer(_Reauthorizing):
     meeting: Meeting
     group: str = ""
     region_layer: Any = None
@@ -123,6 +181,19 @@ class TranscriptConsumer(_Consumer):
         self._apply_state(state)
         await self.send_json(state.as_message())
         await self.send_json({"type": "caught_up", "cursor": format_cursor(self.seen)})
+        await self._watch_authorization()
+
+    async def _recheck(self) -> int | None:
+        user = await db(viewer_now)(self._session_key())
+        if not is_live_viewer(user):
+            return CLOSE_FORBIDDEN
+        try:
+            await db(meeting_for_viewer)(user, self.meeting.pk)
+        except LiveErased:
+            return CLOSE_GONE
+        except (LiveForbidden, LiveNotFound):  # another region now, or a group taken away: not visible
+            return CLOSE_NOT_FOUND
+        return None
 
     def _catch_up(
         self, resolve: Any, source_ip: str | None
@@ -142,6 +213,7 @@ class TranscriptConsumer(_Consumer):
         return seen, segments, state
 
     async def disconnect(self, code: int) -> None:
+        await self._stop_watching()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.region_relay is not None:
@@ -271,8 +343,9 @@ def _wire(segment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class MeetingListConsumer(_Consumer):
-    """``ws/live/``: rows of the list of live meetings as they change, for the regions the user may see."""
+class MeetingListConsumer(_Reauthorizing):
+    """``ws/live/``: rows of the list of live meetings as they change, for the regions the user may see.
+    The user and their regions are read again at every re-check: a user who lost regions stops seeing them."""
 
     joined = False
 
@@ -282,12 +355,22 @@ class MeetingListConsumer(_Consumer):
         if not is_live_viewer(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        self.viewer = user
         self.region_scope = await db(scope_for)(user)
         await self.channel_layer.group_add(LIST_GROUP, self.channel_name)
         self.joined = True
         await self.send_json({"type": "ready"})
+        await self._watch_authorization()
+
+    async def _recheck(self) -> int | None:
+        user = await db(viewer_now)(self._session_key())
+        if not is_live_viewer(user):
+            return CLOSE_FORBIDDEN
+        self.viewer, self.region_scope = user, await db(scope_for)(user)
+        return None
 
     async def disconnect(self, code: int) -> None:
+        await self._stop_watching()
         if self.joined:
             await self.channel_layer.group_discard(LIST_GROUP, self.channel_name)
 
@@ -302,7 +385,7 @@ class MeetingListConsumer(_Consumer):
         if not self.region_scope.allows(event.get("region_code") or None):
             return
         meeting_id = int(event["meeting_id"])
-        row = await db(live_meeting_row)(self.scope["user"], meeting_id)
+        row = await db(live_meeting_row)(self.viewer, meeting_id)
         if row is None:
             await self.send_json({"type": "gone", "meeting_id": meeting_id})
         else:

@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any
 
-from live.groups import LIST_GROUP, meeting_group
+from live.groups import LIST_GROUP, meeting_group, user_group
 from rtms.models import Meeting, RtmsStream
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class StatePublisher:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Message] | None = None
+        self._queue: asyncio.Queue[tuple[tuple[str, ...], Message]] | None = None
 
     def _ensure_started(self) -> asyncio.AbstractEventLoop:
         # Started on first use and again after a fork (Celery's prefork children inherit no threads).
@@ -54,35 +54,37 @@ class StatePublisher:
         ready.set()
         loop.run_until_complete(self._drain(self._queue))
 
-    async def _drain(self, queue: asyncio.Queue[Message]) -> None:
+    async def _drain(self, queue: asyncio.Queue[tuple[tuple[str, ...], Message]]) -> None:
         from channels import DEFAULT_CHANNEL_LAYER
         from channels.layers import channel_layers
 
         # A layer of its own: channel layer instances keep connections per event loop.
         layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         while True:
-            message = await queue.get()
-            for group in (meeting_group(int(message["meeting_id"])), LIST_GROUP):
+            groups, message = await queue.get()
+            for group in groups:
                 try:
                     await asyncio.wait_for(layer.group_send(group, message), timeout=SEND_TIMEOUT_S)
                 except Exception as exc:
                     logger.warning(
                         "live.state_publish_failed",
-                        extra={"meeting_id": message["meeting_id"], "error": type(exc).__name__},
+                        extra={"meeting_id": message.get("meeting_id"), "error": type(exc).__name__},
                     )
 
-    def submit(self, message: Message) -> None:
-        """Queue ``message`` for the meeting's group and the list group; never raises, never blocks long."""
+    def submit(self, message: Message, *, groups: tuple[str, ...] | None = None) -> None:
+        """Queue ``message`` for ``groups``, by default the meeting's group and the list group; never
+        raises, never blocks long."""
         try:
+            to = groups if groups is not None else (meeting_group(int(message["meeting_id"])), LIST_GROUP)
             loop = self._ensure_started()
-            loop.call_soon_threadsafe(self._put, message)
+            loop.call_soon_threadsafe(self._put, to, message)
         except Exception as exc:
             logger.warning("live.state_publish_failed", extra={"error": type(exc).__name__})
 
-    def _put(self, message: Message) -> None:
+    def _put(self, groups: tuple[str, ...], message: Message) -> None:
         assert self._queue is not None
         try:
-            self._queue.put_nowait(message)
+            self._queue.put_nowait((groups, message))
         except asyncio.QueueFull:
             logger.warning("live.state_publish_dropped", extra={"meeting_id": message.get("meeting_id")})
 
@@ -154,6 +156,11 @@ def publish_stream_change(stream_id: int, stream_state: str, transition_id: int)
             transition_id=transition_id,
         )
     )
+
+
+def ask_reauthorize(user_id: int) -> None:
+    """Tell the user's open live sockets to check their access now (a logout, a change to the user)."""
+    PUBLISHER.submit({"type": "live.reauthorize"}, groups=(user_group(user_id),))
 
 
 def publish_meeting_erased(sender: object, *, meeting_id: int, **_: object) -> None:

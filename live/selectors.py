@@ -10,10 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
+from importlib import import_module
 from operator import or_
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import Count, F, Q
 from django.urls import reverse
 
@@ -46,6 +50,22 @@ class LiveForbidden(PermissionError):
 
 def is_live_viewer(user: User) -> bool:
     return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+
+
+@dataclass(frozen=True)
+class _SessionOnly:
+    """What ``django.contrib.auth.get_user`` reads of a request: its session."""
+
+    session: SessionBase
+
+
+def viewer_now(session_key: str | None) -> User:
+    """The user an open socket's session stands for now, read afresh (a socket's scope keeps the user of its
+    connect). Anonymous when the session ended (logout, expiry, a password change) or its user is gone or
+    inactive, exactly as Django decides for a request."""
+    if not session_key:
+        return AnonymousUser()
+    return get_user(_SessionOnly(import_module(settings.SESSION_ENGINE).SessionStore(session_key)))  # type: ignore[arg-type]
 
 
 def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
