@@ -1,10 +1,11 @@
 """The live pages' WebSockets (**contract**: ``ws/live/<meeting>/`` and ``ws/live/``).
 
-``TranscriptConsumer``: authorize in ``connect`` (close 4403 not allowed, 4404 unknown meeting, 4410 erased
-meeting, 4400 bad cursor), join the meeting's group first, then send the catch-up from the region's
-database, then forward live segments of the meeting's own streams. The consumer remembers the highest seq
-sent per stream and never sends a segment twice; a hole in the live flow (a lost message) is filled from
-the database. Every connect is audited; an erasure of the meeting closes the socket (4410).
+``TranscriptConsumer``: authorize in ``connect`` (close 4403 not signed-in staff, 4404 unknown meeting or one
+outside the user's regions (the same answer, issue #20), 4410 erased meeting, 4400 bad cursor), join the
+meeting's group first, then send the catch-up from the region's database, then forward live segments of the
+meeting's own streams. The consumer remembers the highest seq sent per stream and never sends a segment twice;
+a hole in the live flow (a lost message) is filled from the database. Every connect is audited; an erasure of
+the meeting closes the socket (4410).
 
 Authorization holds while a socket is open, not only at its connect (issue #20): every
 ``LIVE_REAUTHORIZE_SECONDS``, and at once when its user logs out or is changed (live/signals.py), a socket
@@ -191,7 +192,7 @@ class TranscriptConsumer(_Reauthorizing):
             await db(meeting_for_viewer)(user, self.meeting.pk)
         except LiveErased:
             return CLOSE_GONE
-        except (LiveForbidden, LiveNotFound):  # another region now, or a group taken away: not visible
+        except (LiveForbidden, LiveNotFound):  # another region now, or a group taken away: not found
             return CLOSE_NOT_FOUND
         return None
 

@@ -45,7 +45,7 @@ class LiveErased(LiveNotFound):
 
 
 class LiveForbidden(PermissionError):
-    """Not signed in as staff, or the meeting's region is outside the user's scope."""
+    """Not signed in as active staff."""
 
 
 def is_live_viewer(user: User) -> bool:
@@ -69,7 +69,8 @@ def viewer_now(session_key: str | None) -> User:
 
 
 def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
-    """The meeting, if ``user`` may watch it. Staff are checked before existence, so ids are not probed."""
+    """The meeting, if ``user`` may watch it. Staff are checked before existence, and a meeting outside the
+    user's regions is as not found as a missing one (issue #20): no answer tells which ids exist."""
     if not is_live_viewer(user):
         raise LiveForbidden("staff only")
     if not 0 < meeting_id <= _MAX_ID:
@@ -78,7 +79,7 @@ def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
     if meeting is None:
         raise LiveNotFound(meeting_id)
     if not scope_for(user).allows(meeting.region.code if meeting.region else None):
-        raise LiveForbidden("region outside the user's scope")
+        raise LiveNotFound(meeting_id)
     if meeting_erased(pk=meeting.pk):
         raise LiveErased(meeting_id)
     return meeting

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -109,10 +108,8 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
 def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
     try:
         meeting = meeting_for_viewer(request.user, meeting_id)
-    except LiveNotFound:
+    except (LiveNotFound, LiveForbidden):  # staff_member_required let only staff in; the rest is 404
         raise Http404("No such meeting") from None
-    except LiveForbidden:
-        raise PermissionDenied("This meeting belongs to a region you may not see") from None
     seen: dict[int, int] = {}
     segments = fresh_segments(seen, segments_after(meeting, seen))
     state = meeting_state_view(meeting.pk, meeting.state)

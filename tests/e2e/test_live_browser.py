@@ -216,11 +216,11 @@ def test_the_live_page_follows_a_meeting_through_a_gateway_crash_and_refuses_oth
             assert missing <= just_before_kill, sorted(missing - just_before_kill)
             page.screenshot(path=str(ARTIFACTS / "live_transcript_ended.png"), full_page=True)
 
-            # Another region's officer: the list does not show the meeting, the page is refused (403), and
-            # the socket is closed with 4403.
+            # Another region's officer: the list does not show the meeting, and the page and the socket
+            # answer as for a meeting that does not exist (404, 4404; issue #20).
             other = _signed_in_page(browser, url, "ulla", csp_errors=csp_errors)
             assert other.get_by_role("link", name="Browser test meeting").count() == 0
-            assert other.goto(f"{url}/live/{meeting.pk}/").status == 403
+            assert other.goto(f"{url}/live/{meeting.pk}/").status == 404
             other.goto(f"{url}/live/")
             code = other.evaluate(
                 """id => new Promise(resolve => {
@@ -229,7 +229,7 @@ def test_the_live_page_follows_a_meeting_through_a_gateway_crash_and_refuses_oth
                 })""",
                 meeting.pk,
             )
-            assert code == 4403
+            assert code == 4404
         finally:
             browser.close()
             # Code inside sync_playwright runs in a greenlet with a context (and so database connections)

@@ -12,8 +12,8 @@
 
   var FINAL_CODES = {
     4400: "The page asked for something the server does not understand. Reload the page.",
-    4403: "You are not allowed to watch this meeting (its region is not one of yours), or your sign-in expired.",
-    4404: "There is no such meeting.",
+    4403: "You are not signed in as staff any more (signed out, or your account was changed). Sign in again.",
+    4404: "There is no such meeting among those you may watch (or it no longer is one of them).",
     4410: "This meeting was erased. Nothing of it is shown any more.",
   };
   var CLOSE_GONE = 4410;
