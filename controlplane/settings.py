@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 from controlplane import timing
+from controlplane.client_ip import trusted_networks
 from controlplane.deployment import default_channel_layer_prefix
 from controlplane.env import (
     env_bool,
@@ -45,6 +46,9 @@ if not PERSONAL_DATA_HASH_KEY:
     raise ImproperlyConfigured("PERSONAL_DATA_HASH_KEY is required unless DEBUG is on")
 PERSONAL_DATA_HASH_KEY_PREVIOUS = env_str("PERSONAL_DATA_HASH_KEY_PREVIOUS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"] if DEBUG else [])
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed for the client's address in
+# audit rows (controlplane/client_ip.py); empty: the peer address, and the header is ignored.
+TRUSTED_PROXIES = trusted_networks(env_list("TRUSTED_PROXIES", []))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 TIMING_PROFILE = env_choice("TIMING_PROFILE", "production", timing.PROFILES)

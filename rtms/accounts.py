@@ -10,6 +10,7 @@ from django.conf import settings
 
 from controlplane.env import env_choice
 from rtms.models import AccountMode, ZoomAccount
+from rtms.models.accounts import CREDENTIAL_ENV_PREFIX, is_credential_env_name
 from rtms.zoom.credentials import AccountApiCredentials, MissingCredentials, RtmsAppCredentials
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,18 @@ def account_ensure_default() -> ZoomAccount | None:
     return account
 
 
+def _optional(environ: Mapping[str, str], name: str) -> str:
+    """The credential variable's value ("" when unset). A name without the credential prefix is refused,
+    whatever the row says: it is configuration, not a credential (rtms/models/accounts.py)."""
+    if not is_credential_env_name(name):
+        raise MissingCredentials(
+            f"{name!r} is not a credential variable name: it must start with {CREDENTIAL_ENV_PREFIX}"
+        )
+    return environ.get(name, "").strip()
+
+
 def _read(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "").strip()
+    value = _optional(environ, name)
     if not value:
         raise MissingCredentials(f"environment variable {name} is not set")
     return value
@@ -54,8 +65,8 @@ def account_api_credentials(
     """S2S credentials; when the S2S pair is unset, the RTMS app's pair does both jobs (one app, as in a
     test setup). A half-set pair is an error, not a fallback: it is almost certainly a typo."""
     env = os.environ if environ is None else environ
-    s2s_id = env.get(account.s2s_client_id_env, "").strip()
-    s2s_secret = env.get(account.s2s_client_secret_env, "").strip()
+    s2s_id = _optional(env, account.s2s_client_id_env)
+    s2s_secret = _optional(env, account.s2s_client_secret_env)
     if bool(s2s_id) != bool(s2s_secret):
         missing = account.s2s_client_secret_env if s2s_id else account.s2s_client_id_env
         raise MissingCredentials(f"environment variable {missing} is not set (its pair is)")
@@ -66,5 +77,5 @@ def account_api_credentials(
         account_id=account.zoom_account_id,
         client_id=s2s_id,
         client_secret=s2s_secret,
-        event_subscription_id=env.get(account.event_subscription_id_env, "").strip(),
+        event_subscription_id=_optional(env, account.event_subscription_id_env),
     )

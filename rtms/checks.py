@@ -2,16 +2,21 @@
 
 - ``rtms.W001``: routed event bodies, or meetings' topics and host e-mails (personal data), stored before
   issue #19 are still in the control database; ``manage.py move_to_regions`` moves them to their regions.
+- ``rtms.E002`` (``--deploy``): an active Zoom account names a credential variable without the ``ZOOM_``
+  prefix (stored before issue #20); such a variable is never read, so the account's calls and webhooks
+  fail until the name is changed in the admin.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from rtms.inbox.payloads import routed_bodies_in_control
+from rtms.models import ZoomAccount
+from rtms.models.accounts import CREDENTIAL_ENV_PREFIX, is_credential_env_name
 from rtms.personal import legacy_details_in_control
 
 
@@ -31,5 +36,41 @@ def personal_data_left_in_control(**kwargs: Any) -> list[CheckMessage]:
             "host e-mails (stored before issue #19).",
             hint="Run manage.py move_to_regions (resumable) to move them to their regions' databases.",
             id="rtms.W001",
+        )
+    ]
+
+
+CREDENTIAL_NAME_FIELDS = (
+    "s2s_client_id_env",
+    "s2s_client_secret_env",
+    "event_subscription_id_env",
+    "rtms_client_id_env",
+    "rtms_client_secret_env",
+    "webhook_secret_token_env",
+)
+
+
+@register(Tags.security)
+def credential_variable_names(**kwargs: Any) -> list[CheckMessage]:
+    try:
+        rows = list(
+            ZoomAccount.objects.filter(active=True).values("zoom_account_id", *CREDENTIAL_NAME_FIELDS)
+        )
+    except DatabaseError:
+        return []
+    wrong = sorted(
+        f"{row['zoom_account_id']}.{field}={row[field]!r}"
+        for row in rows
+        for field in CREDENTIAL_NAME_FIELDS
+        if not is_credential_env_name(row[field])
+    )
+    if not wrong:
+        return []
+    return [
+        Error(
+            f"credential variable names without the {CREDENTIAL_ENV_PREFIX} prefix are never read: "
+            + ", ".join(wrong[:20]),
+            hint=f"Rename the variables to {CREDENTIAL_ENV_PREFIX}... and change the account in the admin.",
+            id="rtms.E002",
         )
     ]

@@ -24,6 +24,7 @@ from rtms import metrics
 from rtms.inbox.receive import ingest
 from rtms.inbox.refused import delivery_refuse
 from rtms.models import Channel, ZoomAccount
+from rtms.models.accounts import is_credential_env_name
 from rtms.zoom.protocol import ProtocolError, UrlValidation, loads_body
 from rtms.zoom.signing import url_validation_response, verify_webhook
 
@@ -50,7 +51,9 @@ def webhook_secrets() -> list[str]:
             ZoomAccount.objects.filter(active=True).values_list("webhook_secret_token_env", flat=True)
         ) | {"ZOOM_WEBHOOK_SECRET_TOKEN"}
         _secret_names = (time.monotonic(), names)
-    return sorted({value for name in names if (value := os.environ.get(name, "").strip())})
+    # Only credential variables (ZOOM_...): a row naming DEBUG must not make "true" a webhook secret.
+    named = (name for name in names if is_credential_env_name(name))
+    return sorted({value for name in named if (value := os.environ.get(name, "").strip())})
 
 
 def _too_large(request: HttpRequest) -> bool:

@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+import re
+
 from django.core.validators import RegexValidator
 from django.db import models
 
+# Credentials are read only from variables with this prefix (issue #20): a row that names DEBUG or
+# DATABASE_URL as a "secret" must not turn that variable into a webhook secret or an OAuth credential.
+CREDENTIAL_ENV_PREFIX = "ZOOM_"
+_CREDENTIAL_ENV_NAME = re.compile(r"ZOOM_[A-Z0-9_]{1,123}")
+
 ENV_NAME_VALIDATOR = RegexValidator(
-    r"^[A-Z_][A-Z0-9_]{0,127}$", "An environment variable name, e.g. ZOOM_S2S_CLIENT_ID."
+    rf"^{_CREDENTIAL_ENV_NAME.pattern}$",
+    "The name of the environment variable that holds the credential: ZOOM_ then capitals, digits or _, "
+    "e.g. ZOOM_S2S_CLIENT_ID. Other variables are never read as credentials.",
 )
+
+
+def is_credential_env_name(name: str) -> bool:
+    return _CREDENTIAL_ENV_NAME.fullmatch(name) is not None
 
 
 class AccountMode(models.TextChoices):
