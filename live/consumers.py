@@ -44,6 +44,7 @@ from live.selectors import (
     meeting_state_view,
     newest_stream_id,
     segments_after,
+    segments_after_count,
     segments_of_stream_after,
     streams_of_meeting,
     viewer_now,
@@ -174,11 +175,17 @@ class TranscriptConsumer(_Reauthorizing):
         alias = layer_alias_for(self.meeting.region.code if self.meeting.region else None)
         if alias != DEFAULT_ALIAS:  # the region's text travels through a Redis of its own
             await self._listen_on_region_layer(alias)
-        self.seen, catch_up, state = await db(self._catch_up)(cursor.resolve, scope_client_ip(self.scope))
-        # Streams of rows read from the meeting's own transcript (not from the client's cursor).
-        self.own_streams |= {int(segment["stream_id"]) for segment in catch_up}
-        for start in range(0, len(catch_up), CATCH_UP_CHUNK):
-            await self.send_json({"type": "segments", "segments": catch_up[start : start + CATCH_UP_CHUNK]})
+        self.seen, state = await db(self._catch_up)(cursor.resolve, scope_client_ip(self.scope))
+        # The catch-up in pages read one after another: a long meeting is never held in memory whole.
+        while True:
+            page = await db(segments_after)(self.meeting, self.seen, limit=CATCH_UP_CHUNK)
+            fresh = fresh_segments(self.seen, page)  # advances seen: the next read starts after the page
+            # Streams of rows read from the meeting's own transcript (not from the client's cursor).
+            self.own_streams |= {int(str(segment["stream_id"])) for segment in fresh}
+            if fresh:
+                await self.send_json({"type": "segments", "segments": fresh})
+            if len(page) < CATCH_UP_CHUNK:
+                break
         self._apply_state(state)
         await self.send_json(state.as_message())
         await self.send_json({"type": "caught_up", "cursor": format_cursor(self.seen)})
@@ -196,22 +203,20 @@ class TranscriptConsumer(_Reauthorizing):
             return CLOSE_NOT_FOUND
         return None
 
-    def _catch_up(
-        self, resolve: Any, source_ip: str | None
-    ) -> tuple[dict[int, int], list[dict[str, Any]], StateView]:
+    def _catch_up(self, resolve: Any, source_ip: str | None) -> tuple[dict[int, int], StateView]:
+        """Where the reader is, and the state now; the view is audited before any text is sent, with the
+        number of segments the catch-up will send (counted, not read)."""
         seen: dict[int, int] = resolve(newest_stream_id(self.meeting.pk))
-        cursor = format_cursor(seen)
-        segments = fresh_segments(seen, segments_after(self.meeting, seen))
         state = meeting_state_view(self.meeting.pk, self.meeting.state)
         transcript_view_record(
             self.scope["user"],
             self.meeting,
             surface="websocket",
             source_ip=source_ip,
-            segments=len(segments),
-            cursor=cursor,
+            segments=segments_after_count(self.meeting, seen),
+            cursor=format_cursor(seen),
         )
-        return seen, segments, state
+        return seen, state
 
     async def disconnect(self, code: int) -> None:
         await self._stop_watching()

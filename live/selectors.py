@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 
 from live.states import Shown, StateView, shown_state
@@ -102,16 +102,29 @@ def streams_of_meeting(meeting_id: int, among: Iterable[int]) -> set[int]:
     )
 
 
-def segments_after(meeting: Meeting, seen: dict[int, int]) -> list[dict[str, Any]]:
-    """The meeting's segments the reader has not seen (by stream and seq), ordered by stream, then seq."""
-    if meeting.region is None:
-        return []  # quarantined: no region, no content by construction
+def _unseen(meeting: Meeting, seen: dict[int, int]) -> QuerySet[TranscriptSegment]:
+    assert meeting.region is not None
     code = meeting.region.code
     qs = TranscriptSegment.objects.using(content_alias(code)).filter(region_code=code, meeting_id=meeting.pk)
     if seen:
         known = [Q(stream_id=stream_id, seq__gt=seq) for stream_id, seq in seen.items()]
         qs = qs.filter(reduce(or_, known, ~Q(stream_id__in=list(seen))))
-    return list(qs.order_by("stream_id", "seq").values(*SEGMENT_FIELDS))
+    return qs
+
+
+def segments_after(
+    meeting: Meeting, seen: dict[int, int], *, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The meeting's segments the reader has not seen (by stream and seq), ordered by stream, then seq; at
+    most ``limit`` of them. Read again with ``seen`` advanced past the last one, it gives the next page."""
+    if meeting.region is None:
+        return []  # quarantined: no region, no content by construction
+    rows = _unseen(meeting, seen).order_by("stream_id", "seq").values(*SEGMENT_FIELDS)
+    return list(rows if limit is None else rows[:limit])
+
+
+def segments_after_count(meeting: Meeting, seen: dict[int, int]) -> int:
+    return 0 if meeting.region is None else _unseen(meeting, seen).count()
 
 
 def segments_of_stream_after(meeting: Meeting, stream_id: int, after_seq: int) -> list[dict[str, Any]]:
