@@ -38,9 +38,10 @@ def test_the_schema_validates_without_warnings(tmp_path: Any) -> None:
     assert "/api/v1/meetings/{id}/transcript/export/" in text and "bearerAuth" in text
 
 
-def test_the_schema_and_docs_are_served(client: Any) -> None:
-    assert client.get("/api/schema/").status_code == 200
-    assert client.get("/api/docs/").status_code == 200
+def test_the_schema_and_docs_are_served(client: Any, admin_client: Any) -> None:
+    assert client.get("/api/schema/").status_code == 200  # open: it describes the API, holds no data
+    assert admin_client.get("/api/docs/").status_code == 200  # for API principals (tests/security)
+    assert admin_client.get("/api/redoc/").status_code == 200
 
 
 @pytest.fixture
