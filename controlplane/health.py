@@ -1,8 +1,17 @@
-"""Liveness, readiness and metrics endpoints of the web process."""
+"""Liveness, readiness and metrics endpoints of the web process.
+
+``/healthz`` is open (it says nothing but "alive"). ``/metrics`` and the detail of ``/readyz`` (which
+database aliases and dependencies answered) are for operators: they need ``Authorization: Bearer
+<OPERATIONS_TOKEN>`` (issue #20). Without it ``/readyz`` still answers 200 or 503 with its status alone, so
+a load balancer's probe needs no secret; ``/metrics`` answers 401. The token, like Zoom's secrets, is read
+from the environment when used, never copied into settings.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 from collections.abc import Iterable, Iterator
 
 import redis
@@ -42,6 +51,18 @@ class ScrapeTimeCollector(Collector):
             yield from self._collect()
         except Exception as exc:  # a scrape must never fail because the database or Redis is away
             logger.warning(self.unavailable_event, extra={"error": type(exc).__name__})
+
+
+OPERATIONS_TOKEN_ENV = "OPERATIONS_TOKEN"
+
+
+def is_operator(request: HttpRequest) -> bool:
+    """The request carries the operations token (compared in constant time); never when none is set."""
+    token = os.environ.get(OPERATIONS_TOKEN_ENV, "").strip()
+    scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 @never_cache
@@ -91,14 +112,22 @@ def readyz(request: HttpRequest) -> JsonResponse:
     redis_error = _check_redis()
     checks["redis"] = redis_error or "ok"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable"}
+    if is_operator(request):  # which aliases and dependencies: for operators only
+        body["checks"] = checks
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    if not is_operator(request):
+        response = JsonResponse(
+            {"error": f"metrics need Authorization: Bearer <{OPERATIONS_TOKEN_ENV}> (docs/deploy.md)"},
+            status=401,
+        )
+        response["WWW-Authenticate"] = "Bearer"
+        return response
     return HttpResponse(
         generate_latest(REGISTRY) + generate_latest(WEB_COLLECTORS), content_type=CONTENT_TYPE_LATEST
     )

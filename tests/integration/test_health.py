@@ -9,6 +9,14 @@ from tests.integration.conftest import EU_ALIAS
 
 pytestmark = pytest.mark.django_db(databases=["default", EU_ALIAS])
 
+TOKEN = "ops-token-for-tests"
+OPERATOR: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def operations_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPERATIONS_TOKEN", TOKEN)
+
 
 def test_healthz_answers_without_touching_dependencies() -> None:
     response = Client().get("/healthz")
@@ -16,7 +24,7 @@ def test_healthz_answers_without_touching_dependencies() -> None:
 
 
 def test_readyz_checks_every_database_and_redis() -> None:
-    response = Client().get("/readyz")
+    response = Client().get("/readyz", **OPERATOR)
     assert response.status_code == 200
     assert response.json()["checks"] == {
         "database:default": "ok",
@@ -27,7 +35,7 @@ def test_readyz_checks_every_database_and_redis() -> None:
 
 def test_readyz_is_503_when_redis_is_unreachable(settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    response = Client().get("/readyz")
+    response = Client().get("/readyz", **OPERATOR)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable" and body["checks"]["redis"] != "ok"
@@ -35,7 +43,7 @@ def test_readyz_is_503_when_redis_is_unreachable(settings: Any) -> None:
 
 
 def test_metrics_are_in_prometheus_text_format() -> None:
-    response = Client().get("/metrics")
+    response = Client().get("/metrics", **OPERATOR)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
 

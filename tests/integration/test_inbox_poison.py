@@ -180,13 +180,18 @@ def test_failed_and_stuck_events_do_not_block_erasure_but_a_fresh_one_does(
 
 
 def test_failed_events_are_listed_with_their_error_in_the_admin_and_counted_in_metrics(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream, admin_client: Client
+    eu: Region,
+    make_meeting: MakeMeeting,
+    make_stream: MakeStream,
+    admin_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("OPERATIONS_TOKEN", "ops")  # /metrics is for operators (controlplane/health.py)
     meeting = make_meeting(eu)
     stream = make_stream(meeting, state="stopped")
     event = _event(meeting, _stopped(meeting, stream, 6, 10), key="shown")
     InboundEvent.objects.filter(pk=event.pk).update(status=InboxStatus.FAILED, error="KeyError: shown-error")
     page = admin_client.get("/admin/rtms/inboundevent/?status__exact=failed")
     assert page.status_code == 200 and "KeyError: shown-error" in page.content.decode()
-    metrics = Client().get("/metrics").content.decode()
+    metrics = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer ops").content.decode()
     assert 'rtms_inbox_events{status="failed"} 1.0' in metrics
