@@ -230,6 +230,9 @@ def test_the_live_page_follows_a_meeting_through_a_gateway_crash_and_refuses_oth
                 meeting.pk,
             )
             assert code == 4404
+            # The admin runs under its Content-Security-Policy with no violation (csp_errors, below).
+            for admin_path in ("/admin/", "/admin/rtms/meeting/", "/admin/rtms/meeting/?state__exact=live"):
+                assert other.goto(f"{url}{admin_path}").status == 200, admin_path
         finally:
             browser.close()
             # Code inside sync_playwright runs in a greenlet with a context (and so database connections)
