@@ -1,17 +1,23 @@
-"""API clients in the admin. The token is shown once, on the page after creation (or rotation)."""
+"""API clients in the admin. A new token is shown once, in the response to the request that made it (the
+add or the rotation), never in a message: Django's messages travel in a cookie (signed, not encrypted) or
+the session (issue #20). That response is not cached. Creation, rotation and changes are audited."""
 
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from api.models import ApiClient
-from api.services import api_client_token_rotate
+from api.services import api_client_audit, api_client_token_rotate
 from api.tokens import token_new
+from controlplane.client_ip import client_ip
 
 
 @admin.register(ApiClient)
@@ -57,22 +63,53 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().get_queryset(request).prefetch_related("regions")
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form: ModelForm[Any], change: bool) -> None:
+        actor, source_ip = request.user.get_username(), client_ip(request)
         if not change:
             new = token_new()
             obj.token_prefix, obj.token_hash = new.prefix, new.token_hash
             super().save_model(request, obj, form, change)
-            self._show_token(request, obj, new.token)
+            api_client_audit(obj, "api_client.created", actor=actor, source_ip=source_ip)
+            _NEW_TOKENS[request] = [(obj, new.token)]
             return
         super().save_model(request, obj, form, change)
+        if form.changed_data:
+            action = (
+                "api_client.revoked"
+                if "active" in form.changed_data and not obj.active
+                else "api_client.changed"
+            )
+            api_client_audit(obj, action, actor=actor, source_ip=source_ip)
 
-    def _show_token(self, request: HttpRequest, client: ApiClient, token: str) -> None:
-        # A message lives in the session only until the next page renders it: shown once, then gone.
-        messages.warning(
-            request,
-            f"Token for {client.name} (shown only now, copy it to your secret manager): {token}",
-        )
+    def response_add(
+        self, request: HttpRequest, obj: ApiClient, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        tokens = _NEW_TOKENS.pop(request, None)
+        if tokens is None:
+            return super().response_add(request, obj, post_url_continue)
+        return self._tokens_page(request, tokens)
+
+    def _tokens_page(self, request: HttpRequest, tokens: list[tuple[ApiClient, str]]) -> HttpResponse:
+        """The one response that carries the new tokens: never cached, never stored."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New API token" if len(tokens) == 1 else "New API tokens",
+            "opts": self.opts,
+            "tokens": tokens,
+        }
+        response = TemplateResponse(request, "admin/api/apiclient/new_tokens.html", context)
+        add_never_cache_headers(response)
+        response["Cache-Control"] = "no-store, " + response["Cache-Control"]
+        return response
 
     @admin.action(description="Rotate the token (the old one stops working at once)")
-    def rotate_token(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
-        for client in queryset:
-            self._show_token(request, client, api_client_token_rotate(client))
+    def rotate_token(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> HttpResponse:
+        actor, source_ip = request.user.get_username(), client_ip(request)
+        tokens = [
+            (client, api_client_token_rotate(client, actor=actor, source_ip=source_ip)) for client in queryset
+        ]
+        return self._tokens_page(request, tokens)
+
+
+# The token made by this request, from save_model to response_add (the same request object); never kept
+# beyond it.
+_NEW_TOKENS: WeakKeyDictionary[HttpRequest, list[tuple[ApiClient, str]]] = WeakKeyDictionary()

@@ -49,6 +49,7 @@ class Command(BaseCommand):
                 role=options["role"],
                 quarantine_access=options["quarantine"],
                 manage_rules=options["manage_rules"],
+                actor="manage.py api_client_create",
             )
         except UnknownRegion as exc:
             raise CommandError(str(exc)) from None
