@@ -6,12 +6,14 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
 from api.access import ApiClientUser
+from api.auth_failures import failure_count, throttled_for
 from api.models import ApiClient
 from api.services import api_client_authenticate
+from controlplane.client_ip import client_ip
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -21,14 +23,20 @@ class BearerTokenAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword:
             return None  # not ours: the session may still authenticate the request
-        if len(parts) != 2:
-            raise AuthenticationFailed("Authorization header must be 'Bearer <token>'")
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise AuthenticationFailed("invalid token") from None
-        client = api_client_authenticate(token)
+        address = client_ip(request)
+        wait = throttled_for(address)
+        if wait is not None:  # too many failures from this address this minute: not even checked
+            raise Throttled(wait=wait, detail="too many failed authentications from this address")
+        client = None
+        if len(parts) == 2:
+            try:
+                client = api_client_authenticate(parts[1].decode("ascii"))
+            except UnicodeDecodeError:
+                client = None
         if client is None:
+            failure_count(address)
+            if len(parts) != 2:
+                raise AuthenticationFailed("Authorization header must be 'Bearer <token>'")
             raise AuthenticationFailed("invalid or revoked token")
         return ApiClientUser(client), client
 

@@ -324,6 +324,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
 _THROTTLE_RATE = r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$"
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
 API_STAFF_THROTTLE_RATE = env_str("API_STAFF_THROTTLE_RATE", "600/minute")
+# Failed bearer authentications per source address per minute; beyond it, 429 until the minute ends.
+API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 20, minimum=1)
 for _name, _rate in (
     ("API_THROTTLE_RATE", API_THROTTLE_RATE),
     ("API_STAFF_THROTTLE_RATE", API_STAFF_THROTTLE_RATE),
