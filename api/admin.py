@@ -12,10 +12,11 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from api.models import ApiClient
-from api.services import api_client_audit, api_client_token_rotate
+from api.services import api_client_audit, api_client_revoke, api_client_token_rotate, token_expiry
 from api.tokens import token_new
 from controlplane.client_ip import client_ip
 
@@ -29,6 +30,7 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "quarantine_access",
         "manage_rules",
         "active",
+        "token_expires_at",
         "last_used_at",
     ]
     list_filter = ["role", "active", "regions"]
@@ -42,11 +44,19 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "manage_rules",
         "active",
         "token_prefix",
+        "token_expires_at",
+        "previous_token_expires_at",
         "created_at",
         "last_used_at",
     ]
-    readonly_fields = ["token_prefix", "created_at", "last_used_at"]
-    actions = ["rotate_token"]
+    readonly_fields = [
+        "token_prefix",
+        "token_expires_at",
+        "previous_token_expires_at",
+        "created_at",
+        "last_used_at",
+    ]
+    actions = ["rotate_token", "revoke"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         # Tokens grant access to every listed region: only superusers manage them.
@@ -67,6 +77,7 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not change:
             new = token_new()
             obj.token_prefix, obj.token_hash = new.prefix, new.token_hash
+            obj.token_expires_at = token_expiry(timezone.now())
             super().save_model(request, obj, form, change)
             api_client_audit(obj, "api_client.created", actor=actor, source_ip=source_ip)
             _NEW_TOKENS[request] = [(obj, new.token)]
@@ -101,7 +112,15 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         response["Cache-Control"] = "no-store, " + response["Cache-Control"]
         return response
 
-    @admin.action(description="Rotate the token (the old one stops working at once)")
+    @admin.action(description="Revoke the tokens (current and previous stop working at once)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        actor, source_ip = request.user.get_username(), client_ip(request)
+        for client in queryset:
+            api_client_revoke(client, actor=actor, source_ip=source_ip)
+
+    @admin.action(
+        description="Rotate the token (the old one keeps working for API_TOKEN_ROTATION_OVERLAP_HOURS)"
+    )
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> HttpResponse:
         actor, source_ip = request.user.get_username(), client_ip(request)
         tokens = [

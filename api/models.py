@@ -32,6 +32,14 @@ class ApiClient(models.Model):
         "decide which region owns a meeting: grant it only to an administrator's automation.",
     )
     active = models.BooleanField(default=True, help_text="Untick to revoke the token at once.")
+    token_expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="After this the token no longer authenticates."
+    )
+    # The token a rotation replaced, still accepted until previous_token_expires_at (the overlap window in
+    # which the client switches over); empty once it has passed or when no overlap was given.
+    previous_token_prefix = models.CharField(max_length=16, blank=True, editable=False, db_index=True)
+    previous_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -47,6 +48,7 @@ def api_client_create(
             name=name,
             token_prefix=new.prefix,
             token_hash=new.token_hash,
+            token_expires_at=token_expiry(SYSTEM_CLOCK.now()),
             role=role,
             quarantine_access=quarantine_access,
             manage_rules=manage_rules,
@@ -57,15 +59,44 @@ def api_client_create(
     return client, new.token
 
 
-def api_client_token_rotate(client: ApiClient, *, actor: str = "system", source_ip: str | None = None) -> str:
-    """A new token for ``client``; the old one stops working at once. Audited."""
-    new = token_new()
+def token_expiry(now: datetime) -> datetime:
+    return now + timedelta(days=settings.API_TOKEN_LIFETIME_DAYS)
+
+
+def api_client_token_rotate(
+    client: ApiClient, *, actor: str = "system", source_ip: str | None = None, clock: Clock = SYSTEM_CLOCK
+) -> str:
+    """A new token for ``client``, valid for a full lifetime. The old one keeps working for
+    ``API_TOKEN_ROTATION_OVERLAP_HOURS`` (0: it stops at once), so the client can switch over. Audited."""
+    new, now = token_new(), clock.now()
+    overlap = timedelta(hours=settings.API_TOKEN_ROTATION_OVERLAP_HOURS)
+    old_until = min(now + overlap, client.token_expires_at or now + overlap) if overlap else None
+    fields = {
+        "token_prefix": new.prefix,
+        "token_hash": new.token_hash,
+        "token_expires_at": token_expiry(now),
+        "previous_token_prefix": client.token_prefix if old_until else "",
+        "previous_token_hash": client.token_hash if old_until else "",
+        "previous_token_expires_at": old_until,
+    }
     with transaction.atomic():
-        ApiClient.objects.filter(pk=client.pk).update(token_prefix=new.prefix, token_hash=new.token_hash)
+        ApiClient.objects.filter(pk=client.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(client, name, value)
         api_client_audit(client, "api_client.token_rotated", actor=actor, source_ip=source_ip)
-    client.token_prefix, client.token_hash = new.prefix, new.token_hash
     logger.info("api_client.token_rotated", extra={"api_client_id": client.pk})
     return new.token
+
+
+def api_client_revoke(client: ApiClient, *, actor: str, source_ip: str | None) -> None:
+    """The client's tokens, current and previous, stop working at once. Audited."""
+    with transaction.atomic():
+        ApiClient.objects.filter(pk=client.pk).update(
+            active=False, previous_token_prefix="", previous_token_hash="", previous_token_expires_at=None
+        )
+        client.active = False
+        api_client_audit(client, "api_client.revoked", actor=actor, source_ip=source_ip)
+    logger.info("api_client.revoked", extra={"api_client_id": client.pk})
 
 
 def api_client_audit(client: ApiClient, action: str, *, actor: str, source_ip: str | None) -> None:
@@ -81,15 +112,31 @@ def api_client_audit(client: ApiClient, action: str, *, actor: str, source_ip: s
     )
 
 
+def _token_valid(client: ApiClient, token: str, prefix: str, now: datetime) -> bool:
+    """The current token until it expires, or the one a rotation replaced until its overlap ends."""
+    if client.token_prefix == prefix:
+        unexpired = client.token_expires_at is None or now < client.token_expires_at
+        return unexpired and token_matches(token, client.token_hash)
+    return (
+        client.previous_token_expires_at is not None
+        and now < client.previous_token_expires_at
+        and token_matches(token, client.previous_token_hash)
+    )
+
+
 def api_client_authenticate(token: str, *, clock: Clock = SYSTEM_CLOCK) -> ApiClient | None:
     """The active client owning ``token``, or None."""
     prefix = token_prefix_of(token)
     if prefix is None:
         return None
-    client = ApiClient.objects.filter(token_prefix=prefix, active=True).first()
-    if client is None or not token_matches(token, client.token_hash):
-        return None
     now = clock.now()
+    client = (
+        ApiClient.objects.filter(Q(token_prefix=prefix) | Q(previous_token_prefix=prefix), active=True)
+        .order_by("pk")
+        .first()
+    )
+    if client is None or not _token_valid(client, token, prefix, now):
+        return None
     ApiClient.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=client.pk
     ).update(last_used_at=now)

@@ -324,6 +324,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BODY_BYTES
 _THROTTLE_RATE = r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$"
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
 API_STAFF_THROTTLE_RATE = env_str("API_STAFF_THROTTLE_RATE", "600/minute")
+# API tokens expire this long after they are issued (created or rotated); a rotation keeps the old token
+# working for the overlap, so a client can switch without downtime (0: the old one stops at once).
+API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 90, minimum=1)
+API_TOKEN_ROTATION_OVERLAP_HOURS = env_int("API_TOKEN_ROTATION_OVERLAP_HOURS", 24, minimum=0)
 # Failed bearer authentications per source address per minute; beyond it, 429 until the minute ends.
 API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 20, minimum=1)
 for _name, _rate in (
