@@ -9,15 +9,13 @@ their code from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.settings import api_settings
 
 from api.permissions import IsApiPrincipal
+from controlplane.csp import View, with_csp
 
 # Swagger UI and Redoc set styles from script and in <style> elements of their own (Redoc compiles its
 # styles at run time), so styles may be inline; scripts may not. Redoc renders in a blob: worker.
@@ -27,8 +25,6 @@ DOCS_CSP = (
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 
-View = Callable[..., HttpResponse]
-
 # The API's own authentication (a bearer token, or the admin's session) and its principal check.
 _FOR_PRINCIPALS: dict[str, Any] = {
     "authentication_classes": api_settings.DEFAULT_AUTHENTICATION_CLASSES,
@@ -36,22 +32,12 @@ _FOR_PRINCIPALS: dict[str, Any] = {
 }
 
 
-def with_csp(view: View) -> View:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response.setdefault("Content-Security-Policy", DOCS_CSP)
-        return response
-
-    return wrapped
-
-
 def swagger_ui_view() -> View:
     """Swagger UI with its start-up script fetched from the same URL (``?script``), not inlined."""
-    return with_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema", **_FOR_PRINCIPALS))
+    return with_csp(DOCS_CSP)(SpectacularSwaggerSplitView.as_view(url_name="api:schema", **_FOR_PRINCIPALS))
 
 
 def redoc_view() -> View:
-    return with_csp(
+    return with_csp(DOCS_CSP)(
         SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html", **_FOR_PRINCIPALS)
     )

@@ -1,4 +1,8 @@
-"""The admin's Content-Security-Policy (issue #20): scripts from this origin only, no framing.
+"""Content-Security-Policy headers (issue #20): the admin's, set by a middleware, and ``with_csp`` for a
+view that sends a policy of its own (the API docs). The live pages compute theirs per request
+(live/views.py: the socket's origin is part of it).
+
+The admin's policy: scripts from this origin only, no framing.
 
 Django's admin runs no inline script (its templates load every script as a file), but it writes a few styles
 inline (a <style> element on some change lists, and style attributes from its scripts), so styles may be
@@ -8,8 +12,12 @@ inline. Pages that set their own, stricter policy keep it (the live pages, the A
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+
+View = Callable[..., HttpResponse]
 
 ADMIN_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -28,3 +36,18 @@ class AdminContentSecurityPolicy:
         if request.path.startswith(ADMIN_PREFIX):
             response.setdefault("Content-Security-Policy", ADMIN_CSP)
         return response
+
+
+def with_csp(policy: str) -> Callable[[View], View]:
+    """A view decorator: ``policy`` on every response that has none of its own."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            response = view(request, *args, **kwargs)
+            response.setdefault("Content-Security-Policy", policy)
+            return response
+
+        return wrapped
+
+    return decorate

@@ -16,7 +16,7 @@ from django.db import DatabaseError
 
 from rtms.inbox.payloads import routed_bodies_in_control
 from rtms.models import ZoomAccount
-from rtms.models.accounts import CREDENTIAL_ENV_PREFIX, is_credential_env_name
+from rtms.models.accounts import CREDENTIAL_ENV_FIELDS, CREDENTIAL_ENV_PREFIX, is_credential_env_name
 from rtms.personal import legacy_details_in_control
 
 
@@ -40,28 +40,16 @@ def personal_data_left_in_control(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
-CREDENTIAL_NAME_FIELDS = (
-    "s2s_client_id_env",
-    "s2s_client_secret_env",
-    "event_subscription_id_env",
-    "rtms_client_id_env",
-    "rtms_client_secret_env",
-    "webhook_secret_token_env",
-)
-
-
 @register(Tags.security)
 def credential_variable_names(**kwargs: Any) -> list[CheckMessage]:
     try:
-        rows = list(
-            ZoomAccount.objects.filter(active=True).values("zoom_account_id", *CREDENTIAL_NAME_FIELDS)
-        )
+        rows = list(ZoomAccount.objects.filter(active=True).values("zoom_account_id", *CREDENTIAL_ENV_FIELDS))
     except DatabaseError:
         return []
     wrong = sorted(
         f"{row['zoom_account_id']}.{field}={row[field]!r}"
         for row in rows
-        for field in CREDENTIAL_NAME_FIELDS
+        for field in CREDENTIAL_ENV_FIELDS
         if not is_credential_env_name(row[field])
     )
     if not wrong:

@@ -44,6 +44,7 @@ from rtms.models import (
     TranscriptSegment,
     ZoomAccount,
 )
+from rtms.models.accounts import CREDENTIAL_ENV_FIELDS
 from rtms.personal import details_for, details_of, email_hashes_to_search, meetings_with_topic
 from rtms.services import ContentAccess, content_access_record
 
@@ -57,16 +58,7 @@ class ZoomAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         (None, {"fields": ["zoom_account_id", "name", "mode", "default_region", "active"]}),
         (
             "Credentials (names of environment variables; secrets are never stored)",
-            {
-                "fields": [
-                    "s2s_client_id_env",
-                    "s2s_client_secret_env",
-                    "event_subscription_id_env",
-                    "rtms_client_id_env",
-                    "rtms_client_secret_env",
-                    "webhook_secret_token_env",
-                ]
-            },
+            {"fields": list(CREDENTIAL_ENV_FIELDS)},
         ),
     ]
 

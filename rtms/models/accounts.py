@@ -21,6 +21,17 @@ def is_credential_env_name(name: str) -> bool:
     return _CREDENTIAL_ENV_NAME.fullmatch(name) is not None
 
 
+# ZoomAccount's fields that name a credential variable (the admin shows them together; checks read them).
+CREDENTIAL_ENV_FIELDS = (
+    "s2s_client_id_env",
+    "s2s_client_secret_env",
+    "event_subscription_id_env",
+    "rtms_client_id_env",
+    "rtms_client_secret_env",
+    "webhook_secret_token_env",
+)
+
+
 class AccountMode(models.TextChoices):
     AUTO_START = "auto", "RTMS auto-starts (app setting)"
     API_START = "api", "Start RTMS through the REST API"
