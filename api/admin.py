@@ -16,8 +16,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from api.models import ApiClient
-from api.services import api_client_audit, api_client_revoke, api_client_token_rotate, token_expiry
-from api.tokens import token_new
+from api.services import api_client_audit, api_client_revoke, api_client_token_rotate, token_issue
 from controlplane.client_ip import client_ip
 
 
@@ -75,12 +74,12 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: ApiClient, form: ModelForm[Any], change: bool) -> None:
         actor, source_ip = request.user.get_username(), client_ip(request)
         if not change:
-            new = token_new()
-            obj.token_prefix, obj.token_hash = new.prefix, new.token_hash
-            obj.token_expires_at = token_expiry(timezone.now())
+            token, token_fields = token_issue(timezone.now())
+            for name, value in token_fields.items():
+                setattr(obj, name, value)
             super().save_model(request, obj, form, change)
             api_client_audit(obj, "api_client.created", actor=actor, source_ip=source_ip)
-            _NEW_TOKENS[request] = [(obj, new.token)]
+            _NEW_TOKENS[request] = [(obj, token)]
             return
         super().save_model(request, obj, form, change)
         if form.changed_data:

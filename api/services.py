@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -42,13 +43,11 @@ def api_client_create(
     missing = set(codes) - {r.code for r in regions}
     if missing:
         raise UnknownRegion(f"unknown region(s): {', '.join(sorted(missing))}")
-    new = token_new()
+    token, token_fields = token_issue(SYSTEM_CLOCK.now())
     with transaction.atomic():
         client = ApiClient.objects.create(
             name=name,
-            token_prefix=new.prefix,
-            token_hash=new.token_hash,
-            token_expires_at=token_expiry(SYSTEM_CLOCK.now()),
+            **token_fields,
             role=role,
             quarantine_access=quarantine_access,
             manage_rules=manage_rules,
@@ -56,11 +55,19 @@ def api_client_create(
         client.regions.set(regions)
         api_client_audit(client, "api_client.created", actor=actor, source_ip=source_ip)
     logger.info("api_client.created", extra={"api_client_id": client.pk})
-    return client, new.token
+    return client, token
 
 
-def token_expiry(now: datetime) -> datetime:
-    return now + timedelta(days=settings.API_TOKEN_LIFETIME_DAYS)
+def token_issue(now: datetime) -> tuple[str, dict[str, Any]]:
+    """A new token and the fields that make it a client's current one: prefix, hash, expiry. The one place
+    a token's lifetime is decided (creation here, rotation, the admin's add)."""
+    new = token_new()
+    fields = {
+        "token_prefix": new.prefix,
+        "token_hash": new.token_hash,
+        "token_expires_at": now + timedelta(days=settings.API_TOKEN_LIFETIME_DAYS),
+    }
+    return new.token, fields
 
 
 def api_client_token_rotate(
@@ -68,13 +75,12 @@ def api_client_token_rotate(
 ) -> str:
     """A new token for ``client``, valid for a full lifetime. The old one keeps working for
     ``API_TOKEN_ROTATION_OVERLAP_HOURS`` (0: it stops at once), so the client can switch over. Audited."""
-    new, now = token_new(), clock.now()
+    now = clock.now()
+    token, token_fields = token_issue(now)
     overlap = timedelta(hours=settings.API_TOKEN_ROTATION_OVERLAP_HOURS)
     old_until = min(now + overlap, client.token_expires_at or now + overlap) if overlap else None
     fields = {
-        "token_prefix": new.prefix,
-        "token_hash": new.token_hash,
-        "token_expires_at": token_expiry(now),
+        **token_fields,
         "previous_token_prefix": client.token_prefix if old_until else "",
         "previous_token_hash": client.token_hash if old_until else "",
         "previous_token_expires_at": old_until,
@@ -85,7 +91,7 @@ def api_client_token_rotate(
             setattr(client, name, value)
         api_client_audit(client, "api_client.token_rotated", actor=actor, source_ip=source_ip)
     logger.info("api_client.token_rotated", extra={"api_client_id": client.pk})
-    return new.token
+    return token
 
 
 def api_client_revoke(client: ApiClient, *, actor: str, source_ip: str | None) -> None:

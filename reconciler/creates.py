@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import QuerySet
+
 from reconciler.core import Action, Kind
 from regions.residency import MeetingFacts
 from rtms.inbox.route import new_meeting_fields
@@ -35,15 +37,15 @@ class Created:
     one_by_one: list[Action] = field(default_factory=list)
 
 
+def waiting_rtms_started(*statuses: InboxStatus) -> QuerySet[InboundEvent]:
+    """rtms_started events in the inbox with one of ``statuses``: streams announced but not yet stored."""
+    return InboundEvent.objects.filter(status__in=statuses, event_type="meeting.rtms_started")
+
+
 def waiting_start_events(uuids: Sequence[str]) -> set[str]:
     """Meetings among ``uuids`` with an rtms_started not applied yet (pending, or held in quarantine)."""
-    return set(
-        InboundEvent.objects.filter(
-            status__in=(InboxStatus.PENDING, InboxStatus.QUARANTINED),
-            event_type="meeting.rtms_started",
-            meeting_uuid__in=list(uuids),
-        ).values_list("meeting_uuid", flat=True)
-    )
+    waiting = waiting_rtms_started(InboxStatus.PENDING, InboxStatus.QUARANTINED)
+    return set(waiting.filter(meeting_uuid__in=list(uuids)).values_list("meeting_uuid", flat=True))
 
 
 def create_missed(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import F, Min, QuerySet
+from django.db.models import F, Min
 
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from reconciler.core import (
@@ -23,7 +23,14 @@ from reconciler.core import (
     plan,
     plan_kinds,
 )
-from reconciler.creates import QUARANTINED, START_EVENT_WAITING, Created, create_missed, waiting_start_events
+from reconciler.creates import (
+    QUARANTINED,
+    START_EVENT_WAITING,
+    Created,
+    create_missed,
+    waiting_rtms_started,
+    waiting_start_events,
+)
 from reconciler.models import ReconcileRun, RunStatus
 from reconciler.observe import PastObserved, observe_live, observe_past
 from reconciler.threads import apply_each
@@ -31,7 +38,7 @@ from regions.residency import MeetingFacts
 from rtms.capture import StartCheck, rtms_restart, start_checks
 from rtms.inbox.route import meeting_ensure
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState, StreamState
-from rtms.models import AccountMode, AuditLog, InboundEvent, InboxStatus, Meeting, ZoomAccount
+from rtms.models import AccountMode, AuditLog, InboxStatus, Meeting, ZoomAccount
 from rtms.residency import ApiFactory, RulesSnapshot, route_meeting, rules_snapshot
 from rtms.services import audit_row, meeting_transition, stream_transition
 from rtms.zoom.api import ZoomApi, ZoomApiError
@@ -43,11 +50,6 @@ MISSING_TO_END_UNCONFIRMED = 4
 RECORDED_KINDS = frozenset(
     {Kind.CREATE_AND_START, Kind.ROUTE, Kind.START_RTMS, Kind.CONFIRM_ENDED, Kind.FLAG}
 )
-
-
-def _waiting_rtms_started(*statuses: InboxStatus) -> QuerySet[InboundEvent]:
-    """rtms_started events in the inbox with one of ``statuses``: streams announced but not yet stored."""
-    return InboundEvent.objects.filter(status__in=statuses, event_type="meeting.rtms_started")
 
 
 def _policy() -> Policy:
@@ -65,7 +67,7 @@ def known_live(account: ZoomAccount) -> tuple[KnownMeeting, ...]:
     meetings = Meeting.objects.filter(account=account, state=MeetingState.LIVE).prefetch_related("streams")
     erased = set(meetings.filter(erasure__isnull=False).values_list("pk", flat=True))
     # rtms_started events not yet applied (a busy worker): their streams are late, not lost.
-    pending_starts = set(_waiting_rtms_started(InboxStatus.PENDING).values_list("meeting_uuid", flat=True))
+    pending_starts = set(waiting_rtms_started(InboxStatus.PENDING).values_list("meeting_uuid", flat=True))
     return tuple(
         KnownMeeting(
             pk=m.pk,
