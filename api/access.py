@@ -15,7 +15,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from api.models import ApiClient
-from regions.access import NO_ACCESS, RegionScope, scope_for
+from regions.access import NO_ACCESS, RegionScope, scope_for, scope_queryset
 
 
 class ApiClientUser:
@@ -94,12 +94,6 @@ def _principal(user: Any, auth: Any) -> Principal:
     return Principal(actor="anonymous", scope=NO_ACCESS)
 
 
-def scoped(qs: QuerySet[Any], principal: Principal, code_path: str, unrouted: Q) -> QuerySet[Any]:
-    """``code_path`` leads to the region code; ``unrouted`` matches rows no region owns (the quarantine)."""
-    scope = principal.scope
-    if scope.all_regions:
-        return qs
-    condition = Q(**{f"{code_path}__in": sorted(scope.region_codes)})
-    if scope.quarantine:
-        condition |= unrouted
-    return qs.filter(condition)
+def scoped(qs: QuerySet[Any], principal: Principal, code_path: str, quarantined: Q) -> QuerySet[Any]:
+    """The caller's rows, as the admin scopes them (regions.access.scope_queryset)."""
+    return scope_queryset(qs, principal.scope, code_path, quarantined)

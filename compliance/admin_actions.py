@@ -16,17 +16,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
 from compliance.erasure import ErasureRefused, meeting_erase
 from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
 from controlplane.client_ip import client_ip
-from regions.access import scope_for
-from regions.admin_scoping import scope_queryset
+from regions.access import scope_for, scope_queryset
 from rtms.capture import IllegalState, rtms_start_manual, rtms_stop_manual
 from rtms.models import Meeting
+from rtms.quarantine import quarantined_meetings
 from rtms.services import ContentAccess, content_access_record
 from rtms.zoom.api import ZoomApiError
 
@@ -58,8 +58,8 @@ class ExportForm(forms.Form):
 
 
 def meetings_scoped(request: HttpRequest, queryset: QuerySet[Meeting]) -> QuerySet[Meeting]:
-    unrouted = Q(region__isnull=True)
-    return scope_queryset(queryset, scope_for(request.user), "region__code", unrouted).select_related(
+    scope = scope_for(request.user)
+    return scope_queryset(queryset, scope, "region__code", quarantined_meetings()).select_related(
         "region", "account"
     )
 

@@ -27,6 +27,7 @@ from regions.storage import content_alias
 from rtms.lifecycle import MeetingState, StreamState
 from rtms.models import Meeting, MeetingDetails, RtmsStream, StreamTransition, TranscriptSegment
 from rtms.personal import details_for
+from rtms.quarantine import is_quarantined
 from rtms.selectors import meeting_erased
 
 # What the page receives of a segment: ids, speaker and text (same keys as the gateway's live messages).
@@ -78,7 +79,10 @@ def meeting_for_viewer(user: User, meeting_id: int) -> Meeting:
     meeting = Meeting.objects.select_related("region").filter(pk=meeting_id).first()
     if meeting is None:
         raise LiveNotFound(meeting_id)
-    if not scope_for(user).allows(meeting.region.code if meeting.region else None):
+    scope = scope_for(user)
+    if meeting.region is not None and not scope.allows(meeting.region.code):
+        raise LiveNotFound(meeting_id)
+    if meeting.region is None and not (scope.quarantine and is_quarantined(meeting)):
         raise LiveNotFound(meeting_id)
     if meeting_erased(pk=meeting.pk):
         raise LiveErased(meeting_id)

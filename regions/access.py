@@ -8,8 +8,10 @@ Anonymous or inactive users see nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
 
 GROUP_PREFIX = "compliance-"
 QUARANTINE_GROUP = "compliance-quarantine"
@@ -52,3 +54,19 @@ def scope_for(user: AbstractBaseUser | AnonymousUser) -> RegionScope:
         if name.startswith(GROUP_PREFIX) and name != QUARANTINE_GROUP
     )
     return RegionScope(all_regions=False, region_codes=codes, quarantine=QUARANTINE_GROUP in names)
+
+
+def scope_queryset(qs: QuerySet[Any], scope: RegionScope, code_path: str, quarantined: Q) -> QuerySet[Any]:
+    """The rows of ``qs`` that ``scope`` may see, for the admin, the API and the live pages alike.
+    ``code_path`` leads to the region code (e.g. ``region__code``); ``quarantined`` matches the rows no
+    residency rule matched, the only region-less rows the quarantine group may see (issue #20: pending,
+    ignored and failed rows have no region either, and are not theirs). ``NOTHING`` where there are none."""
+    if scope.all_regions:
+        return qs
+    condition = Q(**{f"{code_path}__in": sorted(scope.region_codes)})
+    if scope.quarantine:
+        condition |= quarantined
+    return qs.filter(condition)
+
+
+NOTHING = Q(pk__in=[])  # for scope_queryset: a model with no quarantined rows

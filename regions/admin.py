@@ -4,7 +4,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 
+from regions.admin_scoping import RegionScopedAdmin, SuperuserOnlyAdminMixin, SuperuserWritesMixin
 from regions.models import Region, ResidencyRule
 from regions.services import region_groups_sync
 from regions.storage import regions_without_storage
@@ -30,7 +33,10 @@ class RegionForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegionAdmin(SuperuserWritesMixin, RegionScopedAdmin):
+    """Staff see their regions; only a superuser adds, activates or changes one."""
+
+    region_code_path = "code"
     form = RegionForm
     list_display = ["code", "name", "jurisdiction", "zoom_data_centres", "active"]
     list_filter = ["active", "jurisdiction"]
@@ -46,9 +52,28 @@ class RegionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ResidencyRule)
-class ResidencyRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ResidencyRuleAdmin(SuperuserWritesMixin, RegionScopedAdmin):
+    """Staff see the rules into their regions (host ids, meeting numbers and notes name other regions'
+    people too); the order decides for every region, so only a superuser writes one (issue #20)."""
+
     list_display = ["position", "field", "tracking_field_name", "value", "region", "active", "note"]
     list_display_links = ["position"]
-    list_filter = ["field", "region", "active"]
+    list_filter = ["field", ("region", admin.RelatedOnlyFieldListFilter), "active"]
     search_fields = ["value", "note", "tracking_field_name"]
     ordering = ["position"]
+
+
+# Whoever edits users and groups grants regions (a group per region): a superuser's job only, whatever
+# model permissions a member of staff was given.
+class SuperuserUserAdmin(SuperuserOnlyAdminMixin, UserAdmin):  # type: ignore[type-arg]
+    pass
+
+
+class SuperuserGroupAdmin(SuperuserOnlyAdminMixin, GroupAdmin):
+    pass
+
+
+for _model, _admin in ((User, SuperuserUserAdmin), (Group, SuperuserGroupAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin)

@@ -8,18 +8,12 @@ from django.contrib import admin
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
-from regions.access import RegionScope, scope_for
+from regions.access import NOTHING, scope_for, scope_queryset
 
 
-def scope_queryset(qs: QuerySet[Any], scope: RegionScope, code_path: str, unrouted: Q) -> QuerySet[Any]:
-    """``code_path`` leads to the region code (e.g. ``region__code``); ``unrouted`` matches quarantined
-    rows, which only the quarantine group (and superusers) may see."""
-    if scope.all_regions:
-        return qs
-    condition = Q(**{f"{code_path}__in": sorted(scope.region_codes)})
-    if scope.quarantine:
-        condition |= unrouted
-    return qs.filter(condition)
+def is_superuser(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and getattr(user, "is_superuser", False))
 
 
 class ReadOnlyAdminMixin:
@@ -35,10 +29,37 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class SuperuserWritesMixin:
+    """Configuration that decides for every region (regions, residency rules, Zoom accounts): staff may
+    look at their regions' rows, only a superuser adds, changes or deletes (issue #20)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return is_superuser(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return is_superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return is_superuser(request)
+
+
+class SuperuserOnlyAdminMixin(SuperuserWritesMixin):
+    """Rows that belong to no region (and are not quarantined meetings or events): superusers only."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return is_superuser(request)
+
+
 class RegionScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Every list, detail page, action and filter choice of these models sees only the rows of the user's
+    regions. ``quarantined_q`` matches the rows the quarantine group may see besides (none by default)."""
+
     region_code_path: str = "region__code"
-    unrouted_q: Q = Q(region__isnull=True)
+    quarantined_q: Q = NOTHING
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
-        return scope_queryset(qs, scope_for(request.user), self.region_code_path, self.unrouted_q)
+        return scope_queryset(qs, scope_for(request.user), self.region_code_path, self.quarantined_q)

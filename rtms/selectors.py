@@ -6,10 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from regions.access import RegionScope
 from regions.storage import content_alias
-from rtms.models import Meeting, RtmsStream, TranscriptSegment
+from rtms.models import Meeting, RtmsStream, TranscriptSegment, ZoomAccount
+from rtms.quarantine import quarantined_meetings
 
 
 def meeting_list_with_streams() -> QuerySet[Meeting]:
@@ -74,3 +76,19 @@ def segment_as_dict(segment: TranscriptSegment) -> dict[str, Any]:
         "end_ms": segment.end_ms,
         "language": segment.language,
     }
+
+
+def accounts_serving(scope: RegionScope) -> QuerySet[ZoomAccount]:
+    """The Zoom accounts a scoped user may know of (issue #20): those whose default region is one of the
+    user's, or with a meeting there (with quarantine access: a quarantined meeting). An account is not a
+    region's, so this is the closest an account comes to a region scope."""
+    if scope.all_regions:
+        return ZoomAccount.objects.all()
+    codes = sorted(scope.region_codes)
+    in_scope = Q(region__code__in=codes)
+    if scope.quarantine:
+        in_scope |= quarantined_meetings()
+    serving = Q(default_region__code__in=codes) | Q(
+        pk__in=Meeting.objects.filter(in_scope).values("account_id")
+    )
+    return ZoomAccount.objects.filter(serving)

@@ -5,24 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 from api.access import Principal, principal_of, scoped
+from rtms.quarantine import quarantined_meetings
 
 ID_REGEX = r"[0-9]{1,18}"  # bigint-sized ids only; anything else is a 404, never a database error
 
 
 class ScopedQuerysetMixin:
-    """``region_code_path`` leads from the model to its region's code; ``unrouted_q`` matches rows no
-    region owns yet (visible only with quarantine access)."""
+    """``region_code_path`` leads from the model to its region's code; ``quarantined_q`` matches the rows
+    no residency rule matched (visible only with quarantine access; rtms/quarantine.py)."""
 
     request: Any
     region_code_path = "region__code"
-    unrouted_q = Q(region__isnull=True)
+    quarantined_q = quarantined_meetings()
 
     @property
     def principal(self) -> Principal:
@@ -32,7 +33,7 @@ class ScopedQuerysetMixin:
         raise NotImplementedError
 
     def get_queryset(self) -> QuerySet[Any]:
-        return scoped(self.base_queryset(), self.principal, self.region_code_path, self.unrouted_q)
+        return scoped(self.base_queryset(), self.principal, self.region_code_path, self.quarantined_q)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context: dict[str, Any] = super().get_serializer_context()  # type: ignore[misc]

@@ -22,12 +22,15 @@ from api.views.common import ID_REGEX, ScopedQuerysetMixin
 from controlplane.client_ip import client_ip
 from rtms.inbox.reroute import event_reroute
 from rtms.models import InboundEvent
+from rtms.quarantine import QUARANTINED_EVENTS
 
 
 class InboundEventViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
-    """Events of the caller's regions; unrouted (pending, quarantined) ones only with quarantine access."""
+    """Events of the caller's regions; quarantined ones only with quarantine access (pending, ignored and
+    failed events of no region: every-region callers only)."""
 
     lookup_value_regex = ID_REGEX
+    quarantined_q = QUARANTINED_EVENTS
     filterset_class = InboundEventFilter
     error_statuses = {"reroute": ("409",)}
 

@@ -1,5 +1,6 @@
-"""Reconcile runs: per Zoom account, not per region, so every caller sees them, but only callers who
-see every region get the error list (it can name other regions' meetings)."""
+"""Reconcile runs: per Zoom account, not per region. A caller sees the runs of the accounts serving its
+regions, as the admin does (rtms.selectors.accounts_serving); only callers who see every region get the
+error list (it can name other regions' meetings)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from api.filters import ReconcileRunFilter
 from api.serializers import ReconcileRunSerializer
 from api.views.common import ID_REGEX, ScopedQuerysetMixin
 from reconciler.models import ReconcileRun
+from rtms.selectors import accounts_serving
 
 
 class ReconcileRunViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
@@ -18,4 +20,6 @@ class ReconcileRunViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  
     lookup_value_regex = ID_REGEX
 
     def get_queryset(self) -> QuerySet[ReconcileRun]:
-        return ReconcileRun.objects.select_related("account")
+        runs = ReconcileRun.objects.select_related("account")
+        scope = self.principal.scope
+        return runs if scope.all_regions else runs.filter(account__in=accounts_serving(scope))

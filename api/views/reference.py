@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework import viewsets
 from rest_framework.serializers import BaseSerializer
 
@@ -14,6 +14,7 @@ from api.pagination import CodeCursorPagination, PositionCursorPagination
 from api.serializers import RegionSerializer, ResidencyRuleSerializer
 from api.views.common import ID_REGEX, ScopedQuerysetMixin
 from controlplane.client_ip import client_ip
+from regions.access import NOTHING
 from regions.models import Region, ResidencyRule
 from rtms.services import audit_record
 
@@ -26,7 +27,7 @@ class RegionViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type
     lookup_field = "code"
     lookup_value_regex = r"[a-z0-9][a-z0-9-]{0,62}"  # regions.models.REGION_CODE_VALIDATOR
     region_code_path = "code"
-    unrouted_q = Q(pk__in=[])  # a region is never "unrouted"
+    quarantined_q = NOTHING  # a region is never quarantined
 
     def base_queryset(self) -> QuerySet[Region]:
         return Region.objects.all()
@@ -37,7 +38,7 @@ class ResidencyRuleViewSet(ScopedQuerysetMixin, viewsets.ModelViewSet):  # type:
     pagination_class = PositionCursorPagination
     filterset_class = ResidencyRuleFilter
     lookup_value_regex = ID_REGEX
-    unrouted_q = Q(pk__in=[])  # every rule names a region
+    quarantined_q = NOTHING  # every rule names a region
 
     def base_queryset(self) -> QuerySet[ResidencyRule]:
         return ResidencyRule.objects.select_related("region")

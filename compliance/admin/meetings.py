@@ -27,7 +27,12 @@ from compliance.admin_actions import (
 from compliance.audit_export import audit_csv_response
 from controlplane.client_ip import client_ip
 from regions.access import QUARANTINE_GROUP, scope_for
-from regions.admin_scoping import ReadOnlyAdminMixin, RegionScopedAdmin
+from regions.admin_scoping import (
+    ReadOnlyAdminMixin,
+    RegionScopedAdmin,
+    SuperuserOnlyAdminMixin,
+    SuperuserWritesMixin,
+)
 from regions.models import Region
 from regions.storage import RegionStorageNotConfigured, content_alias
 from rtms.inbox.payloads import PayloadMissing, event_body
@@ -46,11 +51,16 @@ from rtms.models import (
 )
 from rtms.models.accounts import CREDENTIAL_ENV_FIELDS
 from rtms.personal import details_for, details_of, email_hashes_to_search, meetings_with_topic
+from rtms.quarantine import QUARANTINED_EVENTS, quarantined_meetings
+from rtms.selectors import accounts_serving
 from rtms.services import ContentAccess, content_access_record
 
 
 @admin.register(ZoomAccount)
-class ZoomAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ZoomAccountAdmin(SuperuserWritesMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Staff see the accounts serving their regions (names of credential variables, never secrets); only
+    a superuser adds or changes one."""
+
     list_display = ["zoom_account_id", "name", "mode", "default_region", "active"]
     list_filter = ["mode", "active"]
     search_fields = ["zoom_account_id", "name"]
@@ -61,6 +71,9 @@ class ZoomAccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             {"fields": list(CREDENTIAL_ENV_FIELDS)},
         ),
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ZoomAccount]:
+        return accounts_serving(scope_for(request.user)).select_related("default_region")
 
 
 class StreamInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
@@ -145,6 +158,7 @@ class MeetingChangeList(ChangeList):
 
 @admin.register(Meeting)
 class MeetingAdmin(MeetingActionsMixin, ReadOnlyAdminMixin, RegionScopedAdmin):
+    quarantined_q = quarantined_meetings()
     list_display = [
         "id",
         "zoom_meeting_id",
@@ -157,7 +171,13 @@ class MeetingAdmin(MeetingActionsMixin, ReadOnlyAdminMixin, RegionScopedAdmin):
         "ended_at",
         "rtms_start_error_code",
     ]
-    list_filter = ["state", "routing_status", "region", "account"]
+    # RelatedOnly: the choices are the regions and accounts of the meetings the user may see.
+    list_filter = [
+        "state",
+        "routing_status",
+        ("region", admin.RelatedOnlyFieldListFilter),
+        ("account", admin.RelatedOnlyFieldListFilter),
+    ]
     # The topic and e-mail are not in this database: get_search_results finds them in the regions.
     search_fields = ["zoom_uuid", "=zoom_meeting_id", "=host_id"]
     exclude = ["legacy_topic", "legacy_host_email", "host_email_hash"]
@@ -212,7 +232,7 @@ class StreamTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: 
 @admin.register(RtmsStream)
 class RtmsStreamAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     region_code_path = "meeting__region__code"
-    unrouted_q = Q(meeting__region__isnull=True)
+    quarantined_q = quarantined_meetings("meeting__")
     list_display = [
         "rtms_stream_id",
         "meeting",
@@ -225,7 +245,12 @@ class RtmsStreamAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
         "lease_expires_at",
         "restart_attempts",
     ]
-    list_filter = ["state", "region", "data_centre_mismatch", "stop_reason"]
+    list_filter = [
+        "state",
+        ("region", admin.RelatedOnlyFieldListFilter),
+        "data_centre_mismatch",
+        "stop_reason",
+    ]
     search_fields = ["rtms_stream_id", "meeting__zoom_uuid", "=meeting__zoom_meeting_id"]
     list_select_related = ["meeting", "region"]
     inlines = [StreamTransitionInline]
@@ -234,7 +259,7 @@ class RtmsStreamAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
 @admin.register(MeetingTransition)
 class MeetingTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     region_code_path = "meeting__region__code"
-    unrouted_q = Q(meeting__region__isnull=True)
+    quarantined_q = quarantined_meetings("meeting__")
     list_display = ["at", "meeting", "from_state", "to_state", "cause"]
     list_filter = ["to_state", "cause"]
     search_fields = ["meeting__zoom_uuid"]
@@ -243,7 +268,7 @@ class MeetingTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
 @admin.register(StreamTransition)
 class StreamTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     region_code_path = "stream__meeting__region__code"
-    unrouted_q = Q(stream__meeting__region__isnull=True)
+    quarantined_q = quarantined_meetings("stream__meeting__")
     list_display = ["at", "stream", "from_state", "to_state", "cause", "stop_reason"]
     list_filter = ["to_state", "cause", "stop_reason"]
     search_fields = ["stream__rtms_stream_id"]
@@ -251,6 +276,7 @@ class StreamTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+    quarantined_q = QUARANTINED_EVENTS
     # What someone on call needs first (is it stuck or failed, and why) before the delivery details.
     list_display = [
         "id",
@@ -265,7 +291,7 @@ class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
         "webhook_received_at",
         "websocket_received_at",
     ]
-    list_filter = ["status", "event_type", "first_channel", "region"]
+    list_filter = ["status", "event_type", "first_channel", ("region", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["dedupe_key", "=meeting_uuid"]
     date_hierarchy = "received_at"
     actions = [reroute_quarantined]
@@ -280,9 +306,9 @@ class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
 
 
 @admin.register(RefusedDelivery)
-class RefusedDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class RefusedDeliveryAdmin(ReadOnlyAdminMixin, SuperuserOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Deliveries whose body could not be stored: when, over which channel, which event type and why.
-    No payload and no region (nothing of the body was kept), so no region scope to apply."""
+    No payload and no region (nothing of the body was kept): no region to scope by, so superusers only."""
 
     list_display = ["received_at", "channel", "event_type", "reason"]
     list_filter = ["reason", "channel"]
@@ -378,8 +404,7 @@ class AuditLogAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     """Evidence: nobody adds, edits or deletes rows here (ReadOnlyAdminMixin, and a database trigger).
     Staff filter it and download the filtered list as CSV; the download is itself audited."""
 
-    region_code_path = "region_code"
-    unrouted_q = Q(region_code="")
+    region_code_path = "region_code"  # rows of no region (token changes, ...) are a superuser's only
     list_display = ["at", "actor", "action", "object_type", "object_id", "region_code", "source_ip"]
     list_filter = [
         "action",

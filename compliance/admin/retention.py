@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import ForeignKey, Q
+from django.db.models import ForeignKey
 from django.forms import ModelChoiceField, ModelForm
 from django.http import HttpRequest
 
@@ -77,7 +77,6 @@ class RetentionPolicyAdmin(RegionScopedAdmin):
 @admin.register(ErasureTombstone)
 class ErasureTombstoneAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
     region_code_path = "region_code"
-    unrouted_q = Q(region_code="")
     list_display = [
         "meeting_id",
         "region_code",

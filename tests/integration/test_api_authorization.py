@@ -173,14 +173,20 @@ def test_reroute_needs_quarantine_access_and_write(
         assert row.detail["reason"] == "rule added"
 
 
-def test_reconcile_runs_are_listed_for_everyone_but_errors_only_for_all_region_callers(
+def test_reconcile_runs_are_listed_for_their_accounts_regions_but_errors_only_for_all_region_callers(
     callers: dict[str, Client],
 ) -> None:
-    account = ZoomAccount.objects.create(zoom_account_id="acc-matrix")
     from django.utils import timezone
 
-    run = ReconcileRun.objects.create(account=account, started_at=timezone.now(), errors=["start_rtms 12: X"])
+    eu_account = ZoomAccount.objects.create(
+        zoom_account_id="acc-matrix", default_region=Region.objects.get(code="eu-central")
+    )
+    us_account = ZoomAccount.objects.create(zoom_account_id="acc-us-only")
+    run = ReconcileRun.objects.create(account=eu_account, started_at=timezone.now(), errors=["start_rtms 12: X"])
+    us_run = ReconcileRun.objects.create(account=us_account, started_at=timezone.now(), errors=["X"])
     limited = callers["eu_read"].get(f"/api/v1/reconcile-runs/{run.pk}/").json()
     assert limited["errors"] is None
+    # An account serving none of the caller's regions is not the caller's to know of (issue #20).
+    assert callers["eu_read"].get(f"/api/v1/reconcile-runs/{us_run.pk}/").status_code == 404
     full = callers["superuser"].get(f"/api/v1/reconcile-runs/{run.pk}/").json()
     assert full["errors"] == ["start_rtms 12: X"]
