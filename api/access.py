@@ -15,6 +15,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from api.models import ApiClient
+from compliance.acts import Act, user_may
 from regions.access import NO_ACCESS, RegionScope, scope_for, scope_queryset
 
 
@@ -45,24 +46,31 @@ class Principal:
     def allows(self, region_code: str | None) -> bool:
         return self.scope.allows(region_code)
 
-    def require_write(self, staff_permission: str) -> None:
-        """Actions need the read-write role (clients) or the Django permission (staff, superusers)."""
+    def require(self, act: Act) -> None:
+        """An act needs its one permission (compliance/acts.py), held by the staff user (or a group) or by
+        the API client (which also needs the read-write role); the same check as the admin's."""
         if self.client is not None:
             if not self.client.can_write:
                 raise PermissionDenied("this API client has the read role; the action needs read-write")
+            if not self.client.may(act):
+                raise PermissionDenied(f"this API client does not hold the {act} permission")
             return
-        if self.user is None or not self.user.has_perm(staff_permission):  # type: ignore[attr-defined]
-            raise PermissionDenied(f"this action needs the {staff_permission} permission")
+        if self.user is None or not user_may(self.user, act):
+            raise PermissionDenied(f"this action needs the {act} permission")
 
-    def require_rule_management(self, staff_permission: str) -> None:
-        self.require_write(staff_permission)
-        if self.client is not None and not self.client.manage_rules:
-            raise PermissionDenied("this API client may not change residency rules")
-
-    def require_quarantine_write(self) -> None:
-        """Re-routing is the quarantine's business: its group, superusers, or a client granted it."""
+    def require_rule_management(self) -> None:
+        """Staff rules decide for every region: a superuser's. A client's need ``manage_rules`` (and come
+        after staff rules, into its regions only: regions/residency.py)."""
         if self.client is not None:
-            self.require_write("")
+            if not (self.client.can_write and self.client.manage_rules):
+                raise PermissionDenied("this API client may not change residency rules")
+            return
+        if self.user is None or not getattr(self.user, "is_superuser", False):
+            raise PermissionDenied("residency rules decide for every region: only a superuser changes them")
+
+    def require_reroute(self) -> None:
+        """Re-routing needs its permission and access to the quarantine."""
+        self.require(Act.REROUTE)
         if not self.scope.quarantine:
             raise PermissionDenied("re-routing needs access to the quarantine")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -15,13 +16,30 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from api.models import ApiClient
+from api.models import ApiClient, ApiRole
 from api.services import api_client_audit, api_client_revoke, api_client_token_rotate, token_issue
 from controlplane.client_ip import client_ip
 
 
+class ApiClientForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = ApiClient
+        fields = "__all__"
+        widgets = {"permissions": forms.CheckboxSelectMultiple}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if cleaned.get("role") != ApiRole.READ_WRITE:
+            if cleaned.get("permissions"):
+                self.add_error("permissions", "Acts need the read-write role.")
+            if cleaned.get("manage_rules"):
+                self.add_error("manage_rules", "Managing rules needs the read-write role.")
+        return cleaned
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ApiClientForm
     list_display = [
         "name",
         "role",
@@ -40,6 +58,7 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "regions",
         "role",
         "quarantine_access",
+        "permissions",
         "manage_rules",
         "active",
         "token_prefix",
@@ -72,23 +91,24 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().get_queryset(request).prefetch_related("regions")
 
     def save_model(self, request: HttpRequest, obj: ApiClient, form: ModelForm[Any], change: bool) -> None:
-        actor, source_ip = request.user.get_username(), client_ip(request)
         if not change:
             token, token_fields = token_issue(timezone.now())
             for name, value in token_fields.items():
                 setattr(obj, name, value)
-            super().save_model(request, obj, form, change)
-            api_client_audit(obj, "api_client.created", actor=actor, source_ip=source_ip)
             _NEW_TOKENS[request] = [(obj, token)]
-            return
         super().save_model(request, obj, form, change)
-        if form.changed_data:
-            action = (
-                "api_client.revoked"
-                if "active" in form.changed_data and not obj.active
-                else "api_client.changed"
-            )
-            api_client_audit(obj, action, actor=actor, source_ip=source_ip)
+
+    def save_related(self, request: HttpRequest, form: ModelForm[Any], formsets: Any, change: bool) -> None:
+        # Audited here, once the regions and permissions are saved too, so the row shows what was granted.
+        super().save_related(request, form, formsets, change)
+        client: ApiClient = form.instance
+        actor, source_ip = request.user.get_username(), client_ip(request)
+        if not change:
+            api_client_audit(client, "api_client.created", actor=actor, source_ip=source_ip)
+        elif form.changed_data:
+            revoked = "active" in form.changed_data and not client.active
+            action = "api_client.revoked" if revoked else "api_client.changed"
+            api_client_audit(client, action, actor=actor, source_ip=source_ip)
 
     def response_add(
         self, request: HttpRequest, obj: ApiClient, post_url_continue: str | None = None

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from api.serializers import MAX_ID
 from reconciler.models import ReconcileRun, RunStatus
-from regions.models import ResidencyRule, RuleField
+from regions.models import ResidencyRule, RuleField, RuleTier
 from rtms.models import Channel, InboundEvent, InboxStatus, Meeting
 from rtms.models.meetings import MEETING_STATE_CHOICES, ROUTING_STATUS_CHOICES
 from rtms.personal import email_hashes_to_search
@@ -106,6 +106,7 @@ class InboundEventFilter(filters.FilterSet):  # type: ignore[misc]
 class ResidencyRuleFilter(filters.FilterSet):  # type: ignore[misc]
     region = filters.CharFilter(field_name="region__code", max_length=63)
     field = filters.ChoiceFilter(choices=RuleField.choices)
+    tier = filters.ChoiceFilter(choices=RuleTier.choices)
     active = filters.BooleanFilter()
 
     class Meta:

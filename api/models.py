@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from compliance.acts import ACT_CODENAMES, Act
+
 
 class ApiRole(models.TextChoices):
     READ = "read", "Read"
@@ -31,6 +33,15 @@ class ApiClient(models.Model):
         help_text="May create, change and delete residency rules of its regions (needs read-write). Rules "
         "decide which region owns a meeting: grant it only to an administrator's automation.",
     )
+    permissions = models.ManyToManyField(
+        "auth.Permission",
+        blank=True,
+        related_name="+",
+        limit_choices_to={"content_type__app_label": "compliance", "codename__in": ACT_CODENAMES},
+        help_text="The acts this client may do in its regions (needs read-write): the same permissions "
+        "staff need for the same act in the admin (erase a meeting, start and stop RTMS, re-route the "
+        "quarantine with quarantine access).",
+    )
     active = models.BooleanField(default=True, help_text="Untick to revoke the token at once.")
     token_expires_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="After this the token no longer authenticates."
@@ -52,3 +63,9 @@ class ApiClient(models.Model):
     @property
     def can_write(self) -> bool:
         return self.role == ApiRole.READ_WRITE
+
+    def may(self, act: Act) -> bool:
+        """Whether the client may do ``act`` (in the regions it sees): read-write, holding its permission."""
+        if not self.can_write:
+            return False
+        return self.permissions.filter(content_type__app_label="compliance", codename=act.codename).exists()

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from api.access import Principal
 from reconciler.models import ReconcileRun
-from regions.models import Region, ResidencyRule, RuleField
+from regions.models import Region, ResidencyRule, RuleField, RuleTier
 from rtms.inbox.payloads import PayloadMissing, event_body
 from rtms.models import (
     InboundEvent,
@@ -41,6 +41,7 @@ class ResidencyRuleSerializer(serializers.ModelSerializer):  # type: ignore[type
         fields = [
             "id",
             "position",
+            "tier",
             "field",
             "tracking_field_name",
             "value",
@@ -49,15 +50,11 @@ class ResidencyRuleSerializer(serializers.ModelSerializer):  # type: ignore[type
             "note",
             "updated_at",
         ]
-        read_only_fields = ["id", "updated_at"]
-
-    def validate_position(self, value: int) -> int:
-        taken = ResidencyRule.objects.filter(position=value)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError("another rule has this position")
-        return value
+        # The tier is the author's: a superuser's rules are staff rules, an API client's are client rules.
+        read_only_fields = ["id", "tier", "updated_at"]
+        # DRF's own validators for the model's unique constraints would ignore the tier (read-only here)
+        # and reveal other regions' positions: _validate_position_free checks, the database decides.
+        validators: list[Any] = []
 
     def validate_region(self, region: Region) -> Region:
         principal: Principal = self.context["principal"]
@@ -71,7 +68,26 @@ class ResidencyRuleSerializer(serializers.ModelSerializer):  # type: ignore[type
         name = attrs.get("tracking_field_name", getattr(self.instance, "tracking_field_name", ""))
         if field == RuleField.TRACKING_FIELD and not name:
             raise serializers.ValidationError({"tracking_field_name": ["required for tracking-field rules"]})
+        self._validate_position_free(attrs)
         return attrs
+
+    def _validate_position_free(self, attrs: dict[str, Any]) -> None:
+        """Staff positions are unique among staff rules; a client rule's only within its region, so the
+        answer names nothing of another region (issue #20)."""
+        principal: Principal = self.context["principal"]
+        tier = RuleTier.CLIENT if principal.client is not None else RuleTier.STAFF
+        if self.instance is not None:
+            tier = self.instance.tier
+        position: int = attrs.get("position", getattr(self.instance, "position", 0))
+        taken = ResidencyRule.objects.filter(tier=tier, position=position)
+        if tier == RuleTier.CLIENT:
+            region = attrs.get("region", getattr(self.instance, "region", None))
+            taken = taken.filter(region=region)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            where = "in this region" if tier == RuleTier.CLIENT else "among staff rules"
+            raise serializers.ValidationError({"position": [f"another rule {where} has this position"]})
 
 
 class MeetingTransitionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.db.models import Q
 
 from api.models import ApiClient, ApiRole
 from api.tokens import token_matches, token_new, token_prefix_of
+from compliance.acts import Act
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from regions.models import Region
 from rtms.services import audit_record
@@ -34,10 +36,15 @@ def api_client_create(
     role: str = ApiRole.READ,
     quarantine_access: bool = False,
     manage_rules: bool = False,
+    acts: Iterable[Act] = (),
     actor: str = "system",
     source_ip: str | None = None,
 ) -> tuple[ApiClient, str]:
-    """A new client and its token (returned once, never stored). Audited (``api_client.created``)."""
+    """A new client and its token (returned once, never stored). Audited (``api_client.created``).
+    ``acts`` are the permissions it holds (compliance/acts.py); they need the read-write role."""
+    acts = sorted(set(acts))
+    if acts and role != ApiRole.READ_WRITE:
+        raise ValueError("a client's acts need the read-write role")
     codes = sorted(set(region_codes))
     regions = list(Region.objects.filter(code__in=codes))
     missing = set(codes) - {r.code for r in regions}
@@ -53,6 +60,7 @@ def api_client_create(
             manage_rules=manage_rules,
         )
         client.regions.set(regions)
+        client.permissions.set(act_permissions(acts))
         api_client_audit(client, "api_client.created", actor=actor, source_ip=source_ip)
     logger.info("api_client.created", extra={"api_client_id": client.pk})
     return client, token
@@ -114,8 +122,20 @@ def api_client_audit(client: ApiClient, action: str, *, actor: str, source_ip: s
         object_type="api_client",
         object_id=client.pk,
         source_ip=source_ip,
-        detail={"name": client.name, "token_prefix": client.token_prefix, "role": client.role},
+        detail={
+            "name": client.name,
+            "token_prefix": client.token_prefix,
+            "role": client.role,
+            "permissions": sorted(
+                f"compliance.{codename}" for codename in client.permissions.values_list("codename", flat=True)
+            ),
+        },
     )
+
+
+def act_permissions(acts: Iterable[Act]) -> list[Permission]:
+    codenames = [Act(act).codename for act in acts]
+    return list(Permission.objects.filter(content_type__app_label="compliance", codename__in=codenames))
 
 
 def _token_valid(client: ApiClient, token: str, prefix: str, now: datetime) -> bool:

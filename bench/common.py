@@ -119,7 +119,9 @@ def configure_product(host_domain: str, **account: object) -> None:
 
     region = Region.objects.get(code=REGION)
     ResidencyRule.objects.update_or_create(
-        position=1, defaults={"field": RuleField.HOST_EMAIL_DOMAIN, "value": host_domain, "region": region}
+        position=1,
+        tier="staff",
+        defaults={"field": RuleField.HOST_EMAIL_DOMAIN, "value": host_domain, "region": region},
     )
     ZoomAccount.objects.update_or_create(
         zoom_account_id=CREDENTIALS["ZOOM_ACCOUNT_ID"],

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
+from compliance.acts import Act, user_may
 from compliance.erasure import ErasureRefused, meeting_erase
 from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
 from controlplane.client_ip import client_ip
@@ -33,8 +34,6 @@ from rtms.zoom.api import ZoomApiError
 logger = logging.getLogger(__name__)
 
 REASON_MAX_LENGTH = 500
-ERASE_PERMISSION = "compliance.erase_meeting"
-CONTROL_RTMS_PERMISSION = "compliance.control_rtms"
 
 
 class ReasonForm(forms.Form):
@@ -253,10 +252,14 @@ def export_transcript(
 
 
 class MeetingActionsMixin:
-    """Permission hooks Django's admin asks for (``permissions=[...]`` on each action)."""
+    """Permission hooks Django's admin asks for (``permissions=[...]`` on each action): the acts' one
+    permission each (compliance/acts.py), as the API checks them."""
 
     def has_erase_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(ERASE_PERMISSION))
+        return user_may(request.user, Act.ERASE)
 
     def has_control_rtms_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(CONTROL_RTMS_PERMISSION))
+        return user_may(request.user, Act.CONTROL_RTMS)
+
+    def has_reroute_permission(self, request: HttpRequest) -> bool:
+        return user_may(request.user, Act.REROUTE) and scope_for(request.user).quarantine

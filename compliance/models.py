@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from compliance.acts import ACT_PERMISSIONS
+
 _DAYS = [MinValueValidator(1)]
 
 
@@ -59,12 +61,10 @@ class ErasureTombstone(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
-        # The admin's dangerous actions need these on top of seeing the meeting's region; the region groups
-        # (regions/services.py) grant viewing only, so a DPO hands them out deliberately.
-        permissions = [
-            ("erase_meeting", "Can erase a meeting's content and personal data"),
-            ("control_rtms", "Can start and stop RTMS for a meeting by hand"),
-        ]
+        # The acts (compliance/acts.py) need these on top of seeing the meeting's region, in the admin and
+        # the API alike; the region groups (regions/services.py) grant viewing only, so a DPO hands them
+        # out deliberately.
+        permissions = list(ACT_PERMISSIONS)
 
     def __str__(self) -> str:
         return f"erasure of meeting {self.meeting_id}"

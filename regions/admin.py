@@ -56,11 +56,13 @@ class ResidencyRuleAdmin(SuperuserWritesMixin, RegionScopedAdmin):
     """Staff see the rules into their regions (host ids, meeting numbers and notes name other regions'
     people too); the order decides for every region, so only a superuser writes one (issue #20)."""
 
-    list_display = ["position", "field", "tracking_field_name", "value", "region", "active", "note"]
+    list_display = ["position", "tier", "field", "tracking_field_name", "value", "region", "active", "note"]
     list_display_links = ["position"]
-    list_filter = ["field", ("region", admin.RelatedOnlyFieldListFilter), "active"]
+    list_filter = ["tier", "field", ("region", admin.RelatedOnlyFieldListFilter), "active"]
+    # Rules made here are staff rules; client rules are their API client's (issue #20).
+    readonly_fields = ["tier", "managed_by"]
     search_fields = ["value", "note", "tracking_field_name"]
-    ordering = ["position"]
+    ordering = ["tier", "position"]
 
 
 # Whoever edits users and groups grants regions (a group per region): a superuser's job only, whatever

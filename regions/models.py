@@ -50,10 +50,20 @@ class RuleField(models.TextChoices):
     TRACKING_FIELD = "tracking_field", "Tracking field value"
 
 
-class ResidencyRule(models.Model):
-    """Rules are tried in ascending ``position``; the first that matches decides the region."""
+class RuleTier(models.TextChoices):
+    STAFF = "staff", "Staff (superusers; tried first, in position order)"
+    CLIENT = "client", "API client (its regions only; after every staff rule, never over another region's)"
 
-    position = models.PositiveIntegerField(unique=True)
+
+class ResidencyRule(models.Model):
+    """Staff rules are tried in ascending ``position``; the first that matches decides the region. Rules
+    API clients manage come after them (regions/residency.py); their positions are their region's own."""
+
+    position = models.PositiveIntegerField()
+    tier = models.CharField(max_length=8, choices=RuleTier.choices, default=RuleTier.STAFF)
+    managed_by = models.CharField(
+        max_length=110, blank=True, help_text="The API client that manages a client rule (api:<name>)."
+    )
     field = models.CharField(max_length=32, choices=RuleField.choices)
     tracking_field_name = models.CharField(
         max_length=128, blank=True, help_text="Only for tracking-field rules: the field's name."
@@ -67,8 +77,18 @@ class ResidencyRule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["position"]
+        ordering = ["tier", "position", "region"]
         constraints = [
+            # A staff rule's position is unique among staff rules; a client rule's only within its region,
+            # so a client choosing a position learns nothing of other regions' rules.
+            models.UniqueConstraint(
+                fields=["position"], condition=models.Q(tier="staff"), name="residency_rule_staff_position"
+            ),
+            models.UniqueConstraint(
+                fields=["region", "position"],
+                condition=models.Q(tier="client"),
+                name="residency_rule_client_position",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(field="tracking_field") | ~models.Q(tracking_field_name=""),
                 name="residency_rule_tracking_field_named",
@@ -76,4 +96,5 @@ class ResidencyRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.position} {self.field}={self.value} -> {self.region_id}"
+        tier = "" if self.tier == RuleTier.STAFF else "client "
+        return f"{tier}#{self.position} {self.field}={self.value} -> {self.region_id}"

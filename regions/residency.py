@@ -1,5 +1,10 @@
 """Which region owns a meeting: ordered residency rules against what we know of the meeting. Pure.
 
+Staff rules come first, in position order. Rules an API client manages for its own regions (``Tier.CLIENT``)
+are tried only when no staff rule decides, and none of them outranks another region's: when client rules
+of different regions all match, nobody decides but a person (quarantine). So a client can route only
+meetings nobody else claims, only into its own regions (issue #20).
+
 A rule whose field we do not know (a tracking field that ``meeting.started`` does not carry, a host id that
 ``/metrics/meetings`` does not return) is *undecided*: the caller must fetch the fact and ask again, or
 quarantine. Falling through to a lower rule instead would route a meeting by a rule that was never meant
@@ -11,6 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+
+class Tier(StrEnum):
+    STAFF = "staff"
+    CLIENT = "client"
 
 
 class Field(StrEnum):
@@ -28,6 +38,7 @@ class Rule:
     value: str
     region_code: str
     tracking_field_name: str = ""
+    tier: Tier = Tier.STAFF
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class MeetingFacts:
 class Routed:
     region_code: str
     rule_position: int
+    tier: Tier = Tier.STAFF
 
 
 @dataclass(frozen=True)
@@ -65,11 +77,13 @@ class Undecided:
     missing: Field
     rule_position: int
     tracking_field_name: str = ""
+    tier: Tier = Tier.STAFF
 
 
 @dataclass(frozen=True)
 class Quarantined:
-    pass
+    # Set when client rules of several regions claimed the meeting (their region codes, sorted).
+    contested_by: tuple[str, ...] = ()
 
 
 Decision = Routed | Undecided | Quarantined
@@ -108,12 +122,35 @@ def _matches(rule: Rule, facts: MeetingFacts) -> bool | None:
 
 
 def decide(rules: Sequence[Rule], facts: MeetingFacts) -> Decision:
-    for rule in sorted(rules, key=lambda r: r.position):
+    for rule in sorted((r for r in rules if r.tier is Tier.STAFF), key=lambda r: r.position):
         matched = _matches(rule, facts)
         if matched is None:
-            return Undecided(
-                missing=rule.field, rule_position=rule.position, tracking_field_name=rule.tracking_field_name
-            )
+            return _undecided(rule)
         if matched:
             return Routed(region_code=rule.region_code, rule_position=rule.position)
-    return Quarantined()
+    return _decide_by_client_rules([r for r in rules if r.tier is Tier.CLIENT], facts)
+
+
+def _decide_by_client_rules(rules: Sequence[Rule], facts: MeetingFacts) -> Decision:
+    """Every client rule is asked, not the first only: the first match must not outrank a rule of
+    another region that matches too (positions are each region's own)."""
+    matches: list[Rule] = []
+    for rule in sorted(rules, key=lambda r: (r.position, r.region_code)):
+        matched = _matches(rule, facts)
+        if matched is None:
+            return _undecided(rule)
+        if matched:
+            matches.append(rule)
+    claimants = sorted({rule.region_code for rule in matches})
+    if len(claimants) == 1:
+        return Routed(region_code=matches[0].region_code, rule_position=matches[0].position, tier=Tier.CLIENT)
+    return Quarantined(contested_by=tuple(claimants))
+
+
+def _undecided(rule: Rule) -> Undecided:
+    return Undecided(
+        missing=rule.field,
+        rule_position=rule.position,
+        tracking_field_name=rule.tracking_field_name,
+        tier=rule.tier,
+    )

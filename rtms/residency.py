@@ -19,6 +19,7 @@ from regions.residency import (
     Quarantined,
     Routed,
     Rule,
+    Tier,
     Undecided,
     decide,
 )
@@ -57,6 +58,7 @@ def rules_snapshot() -> RulesSnapshot:
             value=r.value,
             region_code=r.region.code,
             tracking_field_name=r.tracking_field_name,
+            tier=Tier(r.tier),
         )
         for r in rows
     ]
@@ -147,8 +149,19 @@ def route_from_facts(
 def _outcome(decision: Decision, facts: MeetingFacts, snapshot: RulesSnapshot, note: str) -> RoutingOutcome:
     if isinstance(decision, Routed):
         region = snapshot.regions[decision.region_code]
-        return RoutingOutcome(region, decision, facts, f"rule #{decision.rule_position}")
+        return RoutingOutcome(
+            region, decision, facts, f"{_rule_name(decision.tier)} #{decision.rule_position}"
+        )
     if isinstance(decision, Undecided):
-        note = note or f"undecided: rule #{decision.rule_position} needs {decision.missing.value}"
+        rule = f"{_rule_name(decision.tier)} #{decision.rule_position}"
+        note = note or f"undecided: {rule} needs {decision.missing.value}"
         return RoutingOutcome(None, Quarantined(), facts, note)
+    if decision.contested_by:
+        return RoutingOutcome(
+            None, decision, facts, f"client rules of {', '.join(decision.contested_by)} all match"
+        )
     return RoutingOutcome(None, decision, facts, "no residency rule matched")
+
+
+def _rule_name(tier: Tier) -> str:
+    return "rule" if tier is Tier.STAFF else "client rule"

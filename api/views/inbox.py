@@ -48,7 +48,7 @@ class InboundEventViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  
     @action(detail=True, methods=["post"], pagination_class=None, filterset_class=None)
     def reroute(self, request: Request, pk: str | None = None) -> Response:
         event = self.get_object()
-        self.principal.require_quarantine_write()
+        self.principal.require_reroute()
         body = ActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         count = event_reroute(

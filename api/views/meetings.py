@@ -30,6 +30,7 @@ from api.serializers import (
     TranscriptQuerySerializer,
 )
 from api.views.common import ID_REGEX, PassThroughNegotiation, ScopedQuerysetMixin
+from compliance.acts import Act
 from compliance.erasure import meeting_erase
 from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
 from controlplane.client_ip import client_ip
@@ -187,7 +188,7 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
     @action(detail=True, methods=["post"], url_path="rtms/start", pagination_class=None, filterset_class=None)
     def rtms_start(self, request: Request, pk: str | None = None) -> Response:
         meeting = self.get_object()
-        self.principal.require_write("rtms.change_meeting")
+        self.principal.require(Act.CONTROL_RTMS)
         reason = self._reason(request)
         rtms_start_manual(meeting, actor=self.principal.actor, reason=reason, source_ip=client_ip(request))
         return Response(
@@ -206,7 +207,7 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
     @action(detail=True, methods=["post"], url_path="rtms/stop", pagination_class=None, filterset_class=None)
     def rtms_stop(self, request: Request, pk: str | None = None) -> Response:
         meeting = self.get_object()
-        self.principal.require_write("rtms.change_meeting")
+        self.principal.require(Act.CONTROL_RTMS)
         reason = self._reason(request)
         rtms_stop_manual(meeting, actor=self.principal.actor, reason=reason, source_ip=client_ip(request))
         return Response(
@@ -225,7 +226,7 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
     @action(detail=True, methods=["post"], pagination_class=None, filterset_class=None)
     def erase(self, request: Request, pk: str | None = None) -> Response:
         meeting = self.get_object()
-        self.principal.require_write("rtms.delete_meeting")
+        self.principal.require(Act.ERASE)
         reason = self._reason(request)
         tombstone = meeting_erase(
             meeting, actor=self.principal.actor, reason=reason, source_ip=client_ip(request)

@@ -26,7 +26,7 @@ from compliance.admin_actions import (
 )
 from compliance.audit_export import audit_csv_response
 from controlplane.client_ip import client_ip
-from regions.access import QUARANTINE_GROUP, scope_for
+from regions.access import scope_for
 from regions.admin_scoping import (
     ReadOnlyAdminMixin,
     RegionScopedAdmin,
@@ -96,21 +96,12 @@ class MeetingTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type:
     extra = 0
 
 
-def _may_reroute(request: HttpRequest) -> bool:
-    user = request.user
-    return bool(
-        user.is_authenticated
-        and (getattr(user, "is_superuser", False) or user.groups.filter(name=QUARANTINE_GROUP).exists())
-    )
-
-
-@admin.action(description="Re-route quarantined events (after adding a residency rule)…")
+@admin.action(
+    description="Re-route quarantined events (after adding a residency rule)…", permissions=["reroute"]
+)
 def reroute_quarantined(
     modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]
 ) -> TemplateResponse | None:
-    if not _may_reroute(request):
-        modeladmin.message_user(request, "Only the quarantine group may re-route.", messages.ERROR)
-        return None
     meetings = (
         Meeting.objects.filter(pk__in=queryset.values("meeting_id"))
         if queryset.model is InboundEvent
@@ -275,7 +266,7 @@ class StreamTransitionAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ReadOnlyAdminMixin, RegionScopedAdmin):
+class InboundEventAdmin(MeetingActionsMixin, ReadOnlyAdminMixin, RegionScopedAdmin):
     quarantined_q = QUARANTINED_EVENTS
     # What someone on call needs first (is it stuck or failed, and why) before the delivery details.
     list_display = [

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from api.services import api_client_create
+from compliance.acts import Act
 from regions.models import ResidencyRule
 from regions.services import region_groups_sync
 from rtms.models import InboundEvent, Meeting
@@ -33,11 +34,23 @@ def fresh_throttles_fixture() -> Iterator[None]:
 @pytest.fixture(name="make_api_client")
 def make_api_client_fixture() -> MakeApiClient:
     def make(
-        *regions: str, role: str = "read", quarantine: bool = False, manage_rules: bool = False
+        *regions: str,
+        role: str = "read",
+        quarantine: bool = False,
+        manage_rules: bool = False,
+        acts: tuple[Act, ...] | None = None,
     ) -> Client:
+        """``acts`` default to every act for a read-write client (what its role allowed before issue #20)."""
         name = f"client-{'-'.join(regions) or 'none'}-{role}-{User.objects.count()}-{_next()}"
+        if acts is None:
+            acts = tuple(Act) if role == "read-write" else ()
         _, token = api_client_create(
-            name, region_codes=regions, role=role, quarantine_access=quarantine, manage_rules=manage_rules
+            name,
+            region_codes=regions,
+            role=role,
+            quarantine_access=quarantine,
+            manage_rules=manage_rules,
+            acts=acts,
         )
         return bearer(token)
 

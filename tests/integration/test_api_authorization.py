@@ -182,7 +182,9 @@ def test_reconcile_runs_are_listed_for_their_accounts_regions_but_errors_only_fo
         zoom_account_id="acc-matrix", default_region=Region.objects.get(code="eu-central")
     )
     us_account = ZoomAccount.objects.create(zoom_account_id="acc-us-only")
-    run = ReconcileRun.objects.create(account=eu_account, started_at=timezone.now(), errors=["start_rtms 12: X"])
+    run = ReconcileRun.objects.create(
+        account=eu_account, started_at=timezone.now(), errors=["start_rtms 12: X"]
+    )
     us_run = ReconcileRun.objects.create(account=us_account, started_at=timezone.now(), errors=["X"])
     limited = callers["eu_read"].get(f"/api/v1/reconcile-runs/{run.pk}/").json()
     assert limited["errors"] is None

@@ -8,6 +8,8 @@ could grant themselves a region."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
@@ -35,8 +37,11 @@ def _staff(username: str, *groups: str, perms: tuple[str, ...] = ()) -> Client:
     return client
 
 
+World = dict[str, Any]
+
+
 @pytest.fixture
-def world(eu: Region, us: Region, make_meeting: MakeMeeting) -> dict[str, object]:
+def world(eu: Region, us: Region, make_meeting: MakeMeeting) -> World:
     eu_account = ZoomAccount.objects.create(
         zoom_account_id="acc-eu-7f3", name="Acme Europe", default_region=eu
     )
@@ -59,43 +64,43 @@ def world(eu: Region, us: Region, make_meeting: MakeMeeting) -> dict[str, object
     }
 
 
-def test_residency_rules_are_region_scoped_and_written_by_superusers_only(world: dict) -> None:  # type: ignore[type-arg]
+def test_residency_rules_are_region_scoped_and_written_by_superusers_only(world: World) -> None:
     eva = _staff("eva", "compliance-eu-central", perms=("add_residencyrule", "change_residencyrule"))
     page = eva.get(reverse("admin:regions_residencyrule_changelist")).content.decode()
     assert "Berlin office" in page
     assert "Boston office" not in page and "us-host-secret-id" not in page
     us_rule = world["us_rule"]
-    assert eva.get(reverse("admin:regions_residencyrule_change", args=[us_rule.pk])).status_code == 302  # type: ignore[attr-defined]
+    assert eva.get(reverse("admin:regions_residencyrule_change", args=[us_rule.pk])).status_code == 302
     # The order of the rules decides for every region: a scoped member of staff never writes one.
     assert eva.get(reverse("admin:regions_residencyrule_add")).status_code == 403
     eu_rule = world["eu_rule"]
     response = eva.post(
-        reverse("admin:regions_residencyrule_change", args=[eu_rule.pk]),  # type: ignore[attr-defined]
-        {"position": 1, "field": "host_email_domain", "value": "us.example.com", "region": eu_rule.region_id},  # type: ignore[attr-defined]
+        reverse("admin:regions_residencyrule_change", args=[eu_rule.pk]),
+        {"position": 1, "field": "host_email_domain", "value": "us.example.com", "region": eu_rule.region_id},
     )
     assert response.status_code == 403
-    assert ResidencyRule.objects.get(pk=eu_rule.pk).position == 10  # type: ignore[attr-defined]
+    assert ResidencyRule.objects.get(pk=eu_rule.pk).position == 10
 
 
-def test_zoom_accounts_are_those_serving_the_users_regions_and_read_only(world: dict) -> None:  # type: ignore[type-arg]
+def test_zoom_accounts_are_those_serving_the_users_regions_and_read_only(world: World) -> None:
     eva = _staff("eva", "compliance-eu-central", perms=("change_zoomaccount",))
     page = eva.get(reverse("admin:rtms_zoomaccount_changelist")).content.decode()
     assert "acc-eu-7f3" in page
     assert "acc-us-9q1" not in page and "Acme Americas" not in page
-    us_url = reverse("admin:rtms_zoomaccount_change", args=[world["us_account"].pk])  # type: ignore[attr-defined]
+    us_url = reverse("admin:rtms_zoomaccount_change", args=[world["us_account"].pk])
     assert eva.get(us_url).status_code == 302
-    eu_url = reverse("admin:rtms_zoomaccount_change", args=[world["eu_account"].pk])  # type: ignore[attr-defined]
+    eu_url = reverse("admin:rtms_zoomaccount_change", args=[world["eu_account"].pk])
     eva.post(eu_url, {"zoom_account_id": "acc-eu-7f3", "name": "renamed", "mode": "api_start"})
-    assert ZoomAccount.objects.get(pk=world["eu_account"].pk).name == "Acme Europe"  # type: ignore[attr-defined]
+    assert ZoomAccount.objects.get(pk=world["eu_account"].pk).name == "Acme Europe"
 
 
-def test_reconcile_runs_are_their_accounts_regions_and_errors_are_hidden(world: dict) -> None:  # type: ignore[type-arg]
+def test_reconcile_runs_are_their_accounts_regions_and_errors_are_hidden(world: World) -> None:
     eva = _staff("eva", "compliance-eu-central")
     page = eva.get(reverse("admin:reconciler_reconcilerun_changelist")).content.decode()
     assert "Acme Europe" in page and "Acme Americas" not in page
-    us_url = reverse("admin:reconciler_reconcilerun_change", args=[world["us_run"].pk])  # type: ignore[attr-defined]
+    us_url = reverse("admin:reconciler_reconcilerun_change", args=[world["us_run"].pk])
     assert eva.get(us_url).status_code == 302
-    eu_url = reverse("admin:reconciler_reconcilerun_change", args=[world["eu_run"].pk])  # type: ignore[attr-defined]
+    eu_url = reverse("admin:reconciler_reconcilerun_change", args=[world["eu_run"].pk])
     detail = eva.get(eu_url)
     assert detail.status_code == 200
     assert "meeting 81234" not in detail.content.decode()
@@ -105,7 +110,7 @@ def test_reconcile_runs_are_their_accounts_regions_and_errors_are_hidden(world: 
     assert "meeting 81234" in client.get(eu_url).content.decode()
 
 
-def test_filter_choices_name_only_the_users_regions_and_accounts(world: dict) -> None:  # type: ignore[type-arg]
+def test_filter_choices_name_only_the_users_regions_and_accounts(world: World) -> None:
     eva = _staff("eva", "compliance-eu-central")
     for url in (
         reverse("admin:rtms_meeting_changelist"),

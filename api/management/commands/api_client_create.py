@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.models import ApiClient, ApiRole
 from api.services import UnknownRegion, api_client_create
+from compliance.acts import Act
 
 
 class Command(BaseCommand):
@@ -23,6 +24,15 @@ class Command(BaseCommand):
             "--quarantine",
             action="store_true",
             help="also see (and with read-write, re-route) the quarantine",
+        )
+        parser.add_argument(
+            "--permission",
+            action="append",
+            default=[],
+            dest="acts",
+            choices=[act.value for act in Act],
+            help="an act the client may do in its regions (the same permission staff need in the admin); "
+            "repeat for several; needs --role read-write",
         )
         parser.add_argument(
             "--manage-rules",
@@ -42,6 +52,8 @@ class Command(BaseCommand):
             )
         if options["manage_rules"] and options["role"] != ApiRole.READ_WRITE:
             raise CommandError("--manage-rules needs --role read-write")
+        if options["acts"] and options["role"] != ApiRole.READ_WRITE:
+            raise CommandError("--permission needs --role read-write")
         try:
             client, token = api_client_create(
                 name,
@@ -49,13 +61,15 @@ class Command(BaseCommand):
                 role=options["role"],
                 quarantine_access=options["quarantine"],
                 manage_rules=options["manage_rules"],
+                acts=[Act(value) for value in options["acts"]],
                 actor="manage.py api_client_create",
             )
         except UnknownRegion as exc:
             raise CommandError(str(exc)) from None
         self.stderr.write(
             f"API client {client.name!r} (id {client.pk}) created; regions: "
-            f"{', '.join(sorted(options['regions'])) or '-'}; role: {client.role}. "
+            f"{', '.join(sorted(options['regions'])) or '-'}; role: {client.role}; "
+            f"permissions: {', '.join(sorted(options['acts'])) or '-'}. "
             "The token below is shown only now; store it in your secret manager."
         )
         self.stdout.write(token)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from regions.models import Region, ResidencyRule, RuleField
+from regions.models import Region, ResidencyRule, RuleField, RuleTier
 from regions.services import region_groups_sync
 
 DEMO_RULES = [
@@ -31,6 +31,7 @@ class Command(BaseCommand):
             region = Region.objects.get(code=code)
             ResidencyRule.objects.update_or_create(
                 position=position,
+                tier=RuleTier.STAFF,
                 defaults={
                     "field": RuleField.HOST_EMAIL_DOMAIN,
                     "value": domain,

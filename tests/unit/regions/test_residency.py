@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from regions.residency import Field, MeetingFacts, Quarantined, Routed, Rule, Undecided, decide, email_domain
+from regions.residency import (
+    Field,
+    MeetingFacts,
+    Quarantined,
+    Routed,
+    Rule,
+    Tier,
+    Undecided,
+    decide,
+    email_domain,
+)
 
 RULES = [
     Rule(10, Field.HOST_EMAIL_DOMAIN, "eu.example.com", "eu-central"),
@@ -78,3 +88,35 @@ def test_merged_facts_fill_only_the_gaps() -> None:
 )
 def test_email_domain(email: str, domain: str | None) -> None:
     assert email_domain(email) == domain
+
+
+def test_client_rules_come_after_every_staff_rule() -> None:
+    rules = [
+        Rule(1, Field.HOST_EMAIL_DOMAIN, "us.example.com", "eu-central", tier=Tier.CLIENT),
+        Rule(50, Field.HOST_EMAIL_DOMAIN, "us.example.com", "us-east"),
+    ]
+    assert decide(rules, MeetingFacts(host_email="bob@us.example.com")) == Routed("us-east", 50)
+
+
+def test_a_client_rule_decides_what_no_staff_rule_claims() -> None:
+    rules = [
+        Rule(50, Field.HOST_EMAIL_DOMAIN, "us.example.com", "us-east"),
+        Rule(1, Field.HOST_EMAIL_DOMAIN, "eu.example.com", "eu-central", tier=Tier.CLIENT),
+        Rule(2, Field.HOST_EMAIL_DOMAIN, "eu.example.com", "eu-central", tier=Tier.CLIENT),
+    ]
+    facts = MeetingFacts(host_email="anna@eu.example.com")
+    assert decide(rules, facts) == Routed("eu-central", 1, tier=Tier.CLIENT)
+
+
+def test_client_rules_of_two_regions_that_both_match_decide_nothing() -> None:
+    rules = [
+        Rule(1, Field.HOST_EMAIL_DOMAIN, "shared.example.com", "eu-central", tier=Tier.CLIENT),
+        Rule(9, Field.HOST_EMAIL_DOMAIN, "shared.example.com", "us-east", tier=Tier.CLIENT),
+    ]
+    decision = decide(rules, MeetingFacts(host_email="x@shared.example.com"))
+    assert decision == Quarantined(contested_by=("eu-central", "us-east"))
+
+
+def test_an_unknown_fact_of_a_client_rule_is_undecided() -> None:
+    rules = [Rule(3, Field.HOST_ID, "h1", "eu-central", tier=Tier.CLIENT)]
+    assert decide(rules, MeetingFacts(host_email="x@y.z")) == Undecided(Field.HOST_ID, 3, tier=Tier.CLIENT)
