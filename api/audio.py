@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rtms.gateway.audio import SAMPLE_RATE, SAMPLE_WIDTH, region_media_root
 
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 256 * 1024  # the web handler's chunk size (controlplane/runtime/django_asgi.py)
 _PART_NAME = re.compile(r"^(\d+)-(\d+)\.wav$")
 _HEADER_BYTES = 44
 _MAX_RIFF_DATA = 0xFFFFFFFF - 36  # RIFF sizes are 32-bit

@@ -61,6 +61,9 @@ def production_env(**overrides: str) -> dict[str, str]:
             # One database for everything, by explicit opt-in: residency fails closed without a mapping.
             "REGION_DATABASES": '{"*": "default"}',
             "PYTHONUNBUFFERED": "1",
+            # zoomsim's RTMS servers stand in for Zoom's: the allowlist takes them, ws:// included.
+            "RTMS_SERVER_HOSTS": "localhost,127.0.0.1",
+            "RTMS_ALLOW_PLAIN_WS": "true",
         }
     )
     env.update(overrides)

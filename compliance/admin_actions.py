@@ -24,6 +24,7 @@ from compliance.acts import Act, user_may
 from compliance.erasure import ErasureRefused, meeting_erase
 from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
 from controlplane.client_ip import client_ip
+from controlplane.streaming import download_slot_take, streamed, too_many_downloads
 from regions.access import scope_for, scope_queryset
 from rtms.capture import IllegalState, rtms_start_manual, rtms_stop_manual
 from rtms.models import Meeting
@@ -236,6 +237,9 @@ def export_transcript(
         )
         return _confirmation_page(modeladmin, request, meetings_scoped(request, queryset), form, confirmation)
     fmt = str(form.cleaned_data["fmt"])
+    slot = download_slot_take(request.user.get_username())
+    if slot is None:
+        return too_many_downloads()
     content_access_record(
         ContentAccess.TRANSCRIPT_EXPORT,
         actor=request.user.get_username(),
@@ -245,7 +249,8 @@ def export_transcript(
         source_ip=client_ip(request),
         detail={"format": fmt},
     )
-    response = StreamingHttpResponse(transcript_export(meeting, fmt), content_type=EXPORT_FORMATS[fmt])
+    chunks = streamed(transcript_export(meeting, fmt), reads_database=True, slot=slot)
+    response = StreamingHttpResponse(chunks, content_type=EXPORT_FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{export_filename(meeting, fmt)}"'
     response["Cache-Control"] = "no-store"
     return response

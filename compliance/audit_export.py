@@ -12,6 +12,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, StreamingHttpResponse
 
 from controlplane.client_ip import client_ip
+from controlplane.streaming import download_slot_take, streamed, too_many_downloads
 from rtms.models import AuditLog
 from rtms.services import audit_record
 
@@ -55,6 +56,9 @@ def audit_csv_response(modeladmin: admin.ModelAdmin[Any], request: HttpRequest) 
     except IncorrectLookupParameters:
         return HttpResponseBadRequest("unknown filter in the query string")
     queryset = changelist.queryset
+    slot = download_slot_take(request.user.get_username())
+    if slot is None:
+        return too_many_downloads()
     filters = {key: request.GET.getlist(key) for key in sorted(request.GET)}
     audit_record(
         actor=request.user.get_username(),
@@ -63,8 +67,10 @@ def audit_csv_response(modeladmin: admin.ModelAdmin[Any], request: HttpRequest) 
         source_ip=client_ip(request),
         detail={"via": "admin", "filters": filters, "rows": queryset.count()},
     )
+    # The server-side cursor stays on the request's thread and connection (reads_database).
+    rows = audit_csv_rows(queryset.iterator(chunk_size=2000))
     response = StreamingHttpResponse(
-        audit_csv_rows(queryset.iterator(chunk_size=2000)), content_type="text/csv"
+        streamed(rows, reads_database=True, holds_cursor=True, slot=slot), content_type="text/csv"
     )
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
     response["Cache-Control"] = "no-store"

@@ -7,6 +7,7 @@ import os
 
 import django
 
+from controlplane.runtime.daphne_backpressure import pace_daphne_replies
 from controlplane.runtime.django_asgi import handler_class
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
@@ -21,6 +22,9 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from live.routing import websocket_urlpatterns  # noqa: E402
 from regions.startup import refuse_unstorable_regions  # noqa: E402
+
+# A streamed download waits for its client instead of piling up in daphne's send buffer.
+pace_daphne_replies()
 
 # Residency fails closed: no web process serves while an active region has no content database.
 refuse_unstorable_regions("web")

@@ -131,6 +131,10 @@ ZOOM_ACCOUNT_ID = env_str("ZOOM_ACCOUNT_ID", "")
 # CA bundle for the RTMS media servers' wss:// certificates; empty = the system trust store. Certificate
 # verification is never switched off (tests point this at the simulator's test CA).
 RTMS_CA_FILE = env_str("RTMS_CA_FILE", "")
+# The hosts an event's server_urls may name (shell patterns), and whether ws:// (unencrypted) is allowed:
+# anything else fails the stream (rtms/zoom/server_urls.py). Only the tests and the demo widen them.
+RTMS_SERVER_HOSTS = env_list("RTMS_SERVER_HOSTS", ["*.zoom.us"])
+RTMS_ALLOW_PLAIN_WS = env_bool("RTMS_ALLOW_PLAIN_WS", False)
 
 # --- Storage ---------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtms")
@@ -147,10 +151,19 @@ DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
 # at most one connection per database while it serves a request, so a pool smaller than this would keep
 # requests waiting for connections.
 WEB_REQUEST_THREADS = env_int("WEB_REQUEST_THREADS", 8, minimum=1)
-if DB_POOL_MAX_SIZE and DB_POOL_MAX_SIZE < WEB_REQUEST_THREADS:
+# Blocks of streamed downloads the web process makes at once, however many downloads run: more threads at
+# work only take the interpreter from the webhooks (controlplane/streaming.py).
+DOWNLOAD_THREADS = env_int("DOWNLOAD_THREADS", 2, minimum=1)
+# All downloads of one web process together send at most this many bytes a second (0: unbounded), so that
+# the webhooks it also answers keep their latency (bench/downloads.py).
+DOWNLOAD_BYTES_PER_SECOND = env_int("DOWNLOAD_BYTES_PER_SECOND", 64 * 1024 * 1024, minimum=0)
+# ... and their reading threads use at most this share of one core (0: unbounded).
+DOWNLOAD_CPU_PERCENT = env_int("DOWNLOAD_CPU_PERCENT", 20, minimum=0)
+if DB_POOL_MAX_SIZE and DB_POOL_MAX_SIZE < WEB_REQUEST_THREADS + DOWNLOAD_THREADS:
     raise ImproperlyConfigured(
-        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE}) must be at least WEB_REQUEST_THREADS "
-        f"({WEB_REQUEST_THREADS}): every request thread of the web process may hold a pooled connection"
+        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE}) must be at least WEB_REQUEST_THREADS + DOWNLOAD_THREADS "
+        f"({WEB_REQUEST_THREADS} + {DOWNLOAD_THREADS}): each request thread of the web process, and each "
+        "download block being made, may hold a pooled connection"
     )
 
 
@@ -330,6 +343,9 @@ API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 90, minimum=1)
 API_TOKEN_ROTATION_OVERLAP_HOURS = env_int("API_TOKEN_ROTATION_OVERLAP_HOURS", 24, minimum=0)
 # Failed bearer authentications per source address per minute; beyond it, 429 until the minute ends.
 API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 20, minimum=1)
+# Heavy downloads (WAV, transcript exports, the audit CSV) one API client or member of staff runs at once;
+# one more is answered 429 (controlplane/streaming.py).
+DOWNLOADS_PER_CLIENT = env_int("DOWNLOADS_PER_CLIENT", 2, minimum=1)
 for _name, _rate in (
     ("API_THROTTLE_RATE", API_THROTTLE_RATE),
     ("API_STAFF_THROTTLE_RATE", API_STAFF_THROTTLE_RATE),

@@ -285,6 +285,20 @@ class _Applier:
         AuditLog.objects.bulk_create(rows)
 
 
+def meetings_adopt(account: ZoomAccount, live_uuids: list[str]) -> int:
+    """Meetings stored with no account (their events named none, and no one account vouched for them:
+    issue #20) that Zoom lists live for ``account`` are its: Zoom's own list says so. Never a default."""
+    adopted = 0
+    for start in range(0, len(live_uuids), 1000):
+        chunk = live_uuids[start : start + 1000]
+        adopted += Meeting.objects.filter(account__isnull=True, zoom_uuid__in=chunk).update(account=account)
+    if adopted:
+        logger.info(
+            "reconcile.meetings_adopted", extra={"account": account.zoom_account_id, "count": adopted}
+        )
+    return adopted
+
+
 def reconcile_account(
     account: ZoomAccount, *, trigger: str, api_factory: ApiFactory, clock: Clock = SYSTEM_CLOCK
 ) -> ReconcileRun:
@@ -298,6 +312,7 @@ def reconcile_account(
     box = run_time_box()
     started = time.monotonic()
     observed = observe_live(api, account.zoom_account_id, now, wait_until=started + box / 2)
+    meetings_adopt(account, [live.uuid for live in observed.live])
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
     snapshot = rules_snapshot()
     created = create_missed(the_plan.of(Kind.CREATE_AND_START), account, snapshot, now)

@@ -5,12 +5,15 @@
 - ``rtms.E002`` (``--deploy``): an active Zoom account names a credential variable without the ``ZOOM_``
   prefix (stored before issue #20); such a variable is never read, so the account's calls and webhooks
   fail until the name is changed in the admin.
+- ``rtms.W003`` (``--deploy``): ``RTMS_ALLOW_PLAIN_WS`` is on, or ``RTMS_SERVER_HOSTS`` names more than
+  Zoom's hosts: settings for the tests and the demo, not production (issue #20).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
@@ -62,3 +65,24 @@ def credential_variable_names(**kwargs: Any) -> list[CheckMessage]:
             id="rtms.E002",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def rtms_servers_widened(**kwargs: Any) -> list[CheckMessage]:
+    other_hosts = [host for host in settings.RTMS_SERVER_HOSTS if not host.lower().endswith(".zoom.us")]
+    problems = []
+    if settings.RTMS_ALLOW_PLAIN_WS:
+        problems.append("RTMS_ALLOW_PLAIN_WS is on: transcripts and audio may travel unencrypted")
+    if other_hosts:
+        problems.append(f"RTMS_SERVER_HOSTS allows hosts that are not Zoom's: {', '.join(other_hosts[:10])}")
+    return (
+        [
+            Warning(
+                "; ".join(problems),
+                hint="Outside tests and the demo, unset RTMS_ALLOW_PLAIN_WS and RTMS_SERVER_HOSTS.",
+                id="rtms.W003",
+            )
+        ]
+        if problems
+        else []
+    )

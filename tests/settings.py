@@ -30,6 +30,10 @@ os.environ.setdefault("ZOOM_WEBHOOK_SECRET_TOKEN", "test-webhook-secret-token")
 os.environ.setdefault("ZOOM_S2S_CLIENT_ID", "test-s2s-client-id")
 os.environ.setdefault("ZOOM_S2S_CLIENT_SECRET", "test-s2s-client-secret")
 os.environ.setdefault("ZOOM_EVENT_SUBSCRIPTION_ID", "test-subscription")
+# zoomsim serves RTMS on localhost (wss://, with its test CA) or 127.0.0.1 (ws://): the only place besides
+# the demo that widens the RTMS server allowlist and allows ws:// (rtms/zoom/server_urls.py).
+os.environ.setdefault("RTMS_SERVER_HOSTS", "*.zoom.us,localhost,127.0.0.1")
+os.environ.setdefault("RTMS_ALLOW_PLAIN_WS", "true")
 os.environ.setdefault("DOTENV_PATH", "/nonexistent/.env")  # a developer's .env must not leak into tests
 
 from controlplane.settings import *  # noqa: E402,F403

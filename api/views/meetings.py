@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,6 +35,7 @@ from compliance.acts import Act
 from compliance.erasure import meeting_erase
 from compliance.export import EXPORT_FORMATS, export_filename, transcript_export
 from controlplane.client_ip import client_ip
+from controlplane.streaming import SLOT_REFRESH_S, DownloadSlot, download_slot_take, streamed
 from rtms.capture import rtms_start_manual, rtms_stop_manual
 from rtms.models import Meeting
 from rtms.services import ContentAccess, content_access_record
@@ -124,6 +126,7 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
+        slot = self._download_slot()
         content_access_record(
             ContentAccess.TRANSCRIPT_EXPORT,
             actor=self.principal.actor,
@@ -133,9 +136,20 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
             source_ip=client_ip(request),
             detail={"format": fmt},
         )
-        response = StreamingHttpResponse(transcript_export(meeting, fmt), content_type=EXPORT_FORMATS[fmt])
+        chunks = streamed(transcript_export(meeting, fmt), reads_database=True, slot=slot)
+        response = StreamingHttpResponse(chunks, content_type=EXPORT_FORMATS[fmt])
         response["Content-Disposition"] = f'attachment; filename="{export_filename(meeting, fmt)}"'
         return response
+
+    def _download_slot(self) -> DownloadSlot:
+        """One of the caller's DOWNLOADS_PER_CLIENT slots for a heavy download, or 429."""
+        slot = download_slot_take(self.principal.actor)
+        if slot is None:
+            raise Throttled(
+                wait=SLOT_REFRESH_S,
+                detail=f"{settings.DOWNLOADS_PER_CLIENT} downloads of yours are running; wait for one to end",
+            )
+        return slot
 
     @extend_schema(
         responses={(200, "audio/wav"): OpenApiTypes.BINARY},
@@ -159,6 +173,7 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
             raise Conflict(str(exc)) from None
         if not recording.parts:
             raise NotFound("this meeting has no audio recording")
+        slot = self._download_slot()
         content_access_record(
             ContentAccess.AUDIO_DOWNLOAD,
             actor=self.principal.actor,
@@ -168,7 +183,9 @@ class MeetingViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # typ
             source_ip=client_ip(request),
             detail={"parts": len(recording.parts), "bytes": recording.content_length},
         )
-        response = StreamingHttpResponse(wav_chunks(recording), content_type="audio/wav")
+        # A block of 256 KiB in memory per download, read on the download threads.
+        chunks = streamed(wav_chunks(recording), reads_database=False, slot=slot)
+        response = StreamingHttpResponse(chunks, content_type="audio/wav")
         response["Content-Length"] = str(recording.content_length)
         response["Content-Disposition"] = f'attachment; filename="meeting-{meeting.pk}-audio.wav"'
         return response

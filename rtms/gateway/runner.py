@@ -40,6 +40,7 @@ from rtms.models import Meeting, RtmsStream, StreamTransition
 from rtms.zoom.credentials import RtmsAppCredentials
 from rtms.zoom.media import MediaClientConfig, WebSocketTransport
 from rtms.zoom.protocol import AudioData, EventUpdate, MediaType, TranscriptData
+from rtms.zoom.server_urls import server_urls_refusal
 from rtms.zoom.transport import (
     OutcomeKind,
     RtmsConnection,
@@ -67,6 +68,10 @@ class GatewayConfig:
     # Zoom refusing our connection as a duplicate for longer than this fails the stream (Zoom waits 60 s
     # for a lost signaling connection, so by then a holder of ours would have been dropped).
     duplicate_window: timedelta = timedelta(seconds=90)
+    # The hosts server_urls may name and whether ws:// is allowed (settings RTMS_SERVER_HOSTS and
+    # RTMS_ALLOW_PLAIN_WS; rtms/zoom/server_urls.py).
+    server_hosts: tuple[str, ...] = ("*.zoom.us",)
+    allow_plain_ws: bool = False
 
 
 # Which lifecycle moves a status from the media client asks for, tried in order (the lifecycle table
@@ -305,7 +310,13 @@ class Gateway:
                 await self._drop(sid, "stream_ended", release=True)
             elif row.generation > held.generation:
                 held.generation = row.generation
-                held.connection.failover(self._target(held, row.server_urls, row.generation))
+                try:
+                    target = self._target(held, row.server_urls, row.generation)
+                except ValueError as exc:
+                    logger.error("gateway.bad_target", extra={"stream_id": sid, "error": str(exc)})
+                    await self.moves.submit(Move(sid, (StreamState.FAILED,), cause="gateway.bad_server_urls"))
+                    continue
+                held.connection.failover(target)
             elif (
                 row.state == StreamState.INTERRUPTED
                 and held.sink
@@ -326,6 +337,12 @@ class Gateway:
                     held.connection.interrupt()
 
     def _target(self, held: HeldStream, urls: tuple[str, ...], generation: int) -> StreamTarget:
+        # Applying the event checked these already; checked again here in case this process's settings
+        # are narrower (rtms/zoom/server_urls.py).
+        config = self.config
+        refusal = server_urls_refusal(urls, config.server_hosts, allow_plain_ws=config.allow_plain_ws)
+        if refusal is not None:
+            raise ValueError(refusal)
         media = MediaType.TRANSCRIPT | (MediaType.AUDIO if held.audio is not None else MediaType.TRANSCRIPT)
         return StreamTarget(
             meeting_uuid=held.meeting_uuid,

@@ -10,6 +10,7 @@ retries): every handler tolerates that, e.g. a late copy of an older ``rtms_star
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -40,6 +41,7 @@ from rtms.zoom.protocol import (
     data_centre_hint,
     parse_event,
 )
+from rtms.zoom.server_urls import server_urls_refusal
 from rtms.zoom.stop_policy import deletes_content
 
 logger = logging.getLogger(__name__)
@@ -101,10 +103,30 @@ def apply_meeting_ended(event: MeetingEnded, meeting: Meeting, clock: Clock) -> 
     )
 
 
+def server_urls_refused(urls: Iterable[str]) -> str | None:
+    return server_urls_refusal(urls, settings.RTMS_SERVER_HOSTS, allow_plain_ws=settings.RTMS_ALLOW_PLAIN_WS)
+
+
+SERVER_URLS_REFUSED_CAUSE = "refused.server_urls"
+
+
+def _fail_refused_server_urls(stream_id: int, refusal: str, clock: Clock) -> None:
+    """The event was verified, but the servers it names are not Zoom's (or not encrypted): never connect."""
+    logger.warning("stream.server_urls_refused", extra={"stream_id": stream_id, "reason": refusal})
+    stream_transition(
+        stream_id,
+        StreamState.FAILED,
+        cause=SERVER_URLS_REFUSED_CAUSE,
+        detail={"reason": refusal},
+        clock=clock,
+    )
+
+
 def apply_rtms_started(event: RtmsStarted, meeting: Meeting, clock: Clock) -> str:
     urls = list(event.server_urls)
     hint = data_centre_hint(event.server_urls)
     region = meeting.region
+    refusal = server_urls_refused(urls)
     stream, created = RtmsStream.objects.get_or_create(
         rtms_stream_id=event.rtms_stream_id,
         defaults={
@@ -117,6 +139,9 @@ def apply_rtms_started(event: RtmsStarted, meeting: Meeting, clock: Clock) -> st
             "state_changed_at": clock.now(),
         },
     )
+    if created and refusal is not None:
+        _fail_refused_server_urls(stream.pk, refusal, clock)
+        return "refused_server_urls"
     if created:
         transaction.on_commit(lambda: notify_gateways(region.code) if region else None)
         if stream.data_centre_mismatch:
@@ -126,6 +151,9 @@ def apply_rtms_started(event: RtmsStarted, meeting: Meeting, clock: Clock) -> st
         return "ignored_terminal"
     if event.event_ts <= stream.server_urls_event_ts or stream.server_urls == urls:
         return "duplicate"
+    if refusal is not None:  # a failover to servers we must not connect to ends the stream
+        _fail_refused_server_urls(stream.pk, refusal, clock)
+        return "refused_server_urls"
     # zoom-protocol.md §2.6: a new rtms_started for an active stream is a server failover.
     fields = {
         "server_urls": urls,

@@ -3,8 +3,6 @@ Routing and applying both read events through these, so they never disagree on w
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from regions.residency import MeetingFacts
 from rtms.models import ZoomAccount
 from rtms.zoom.protocol import (
@@ -51,9 +49,13 @@ def event_account_id(event: ZoomEvent) -> str | None:
     return None
 
 
-def account_for(account_id: str | None) -> ZoomAccount | None:
-    """The event's account, or the default one when Zoom did not say (older RTMS payloads)."""
-    wanted = account_id or settings.ZOOM_ACCOUNT_ID
-    if not wanted:
-        return None
-    return ZoomAccount.objects.filter(zoom_account_id=wanted, active=True).first()
+def account_for(account_id: str | None, source_account_pk: int | None = None) -> ZoomAccount | None:
+    """The account the event names; when it names none (older RTMS payloads), the one that vouched for
+    its delivery. Never a default account by assumption (issue #20): with neither, routing has no account
+    fact, and a rule that needs one is undecided (looked up, or quarantined)."""
+    active = ZoomAccount.objects.filter(active=True)
+    if account_id:
+        return active.filter(zoom_account_id=account_id).first()
+    if source_account_pk is not None:
+        return active.filter(pk=source_account_pk).first()
+    return None

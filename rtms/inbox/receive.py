@@ -24,9 +24,13 @@ class Ingested:
     stored: Stored | None  # None for events that are answered, not stored (url validation)
 
 
-def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> Ingested:
+def ingest(
+    body: object, *, channel: Channel, source_account_pk: int | None = None, clock: Clock = SYSTEM_CLOCK
+) -> Ingested:
     """Raises ProtocolError for a body that is not a well-formed, storable Zoom event, after counting and
-    recording the refusal (rtms/inbox/refused.py): nothing of such a body is stored."""
+    recording the refusal (rtms/inbox/refused.py): nothing of such a body is stored. ``source_account_pk``
+    is the account that vouched for the delivery: its webhook secret verified it, or its event socket
+    received it."""
     try:
         check_storable(body)
         event = parse_event(body)
@@ -42,7 +46,13 @@ def ingest(body: object, *, channel: Channel, clock: Clock = SYSTEM_CLOCK) -> In
     # One upsert statement, committed on its own: no explicit transaction around it (that would only add
     # round trips). on_commit then runs at once, or after the caller's transaction if there is one.
     stored = inbox_store(
-        event=event, body=body, channel=channel, meeting_uuid=uuid, meeting_erased=erased, clock=clock
+        event=event,
+        body=body,
+        channel=channel,
+        meeting_uuid=uuid,
+        meeting_erased=erased,
+        source_account_pk=source_account_pk,
+        clock=clock,
     )
     if stored.first and stored.status == InboxStatus.PENDING:
         transaction.on_commit(lambda: enqueue_route(stored.event_id))

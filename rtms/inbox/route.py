@@ -168,7 +168,7 @@ def _route(event_id: int, api_factory: ApiFactory, clock: Clock) -> RouteResult:
     if meeting is not None and meeting.region is not None:
         region = meeting.region
     else:
-        account = account_for(event_account_id(event))
+        account = account_for(event_account_id(event), row.source_account_id)
         outcome = route_meeting(facts_from_event(event), account=account, api_factory=api_factory)
         started_at = event.start_time if isinstance(event, MeetingStarted | MeetingEnded) else None
         meeting = meeting_ensure(uuid, account, outcome, started_at=started_at)

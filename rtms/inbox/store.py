@@ -27,11 +27,12 @@ _ARRIVAL_COLUMN = {Channel.WEBHOOK: "webhook_received_at", Channel.WEBSOCKET: "w
 _UPSERT = """
 INSERT INTO rtms_inboundevent
     (dedupe_key, event_type, meeting_uuid, event_ts, payload, first_channel, received_at, {column},
-     delivery_count, status, attempts, error)
+     delivery_count, status, attempts, error, source_account_id)
 VALUES (%(key)s, %(type)s, %(uuid)s, %(ts)s, %(payload)s::jsonb, %(channel)s, %(now)s, %(now)s, 1,
-        %(status)s, 0, %(error)s)
+        %(status)s, 0, %(error)s, %(source_account)s)
 ON CONFLICT (dedupe_key) DO UPDATE
    SET {column} = COALESCE(rtms_inboundevent.{column}, EXCLUDED.{column}),
+       source_account_id = COALESCE(rtms_inboundevent.source_account_id, EXCLUDED.source_account_id),
        delivery_count = rtms_inboundevent.delivery_count + 1
 RETURNING id, (xmax = 0) AS inserted, received_at, first_channel, status
 """
@@ -54,6 +55,7 @@ def inbox_store(
     channel: Channel,
     meeting_uuid: str | None = None,
     meeting_erased: bool = False,
+    source_account_pk: int | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Stored:
     """Store one delivery. Unknown event types are kept, never applied (``ignored``, once routed if they name
@@ -66,7 +68,7 @@ def inbox_store(
     unparsed_alone = isinstance(event, UnknownEvent) and not meeting_uuid
     status = InboxStatus.IGNORED if unparsed_alone or meeting_erased else InboxStatus.PENDING
     stored_body = payload_stub(event.event[:100], event.event_ts, "erasure") if meeting_erased else body
-    params: dict[str, str | int | datetime] = {
+    params: dict[str, str | int | datetime | None] = {
         "key": dedupe_key(event, body),
         "type": event.event[:100],
         "uuid": (meeting_uuid or "")[:128],
@@ -76,6 +78,7 @@ def inbox_store(
         "now": now,
         "status": status.value,
         "error": AFTER_ERASURE if meeting_erased else "",
+        "source_account": source_account_pk,
     }
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT.format(column=_ARRIVAL_COLUMN[channel]), params)

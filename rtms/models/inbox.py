@@ -44,6 +44,11 @@ class InboundEvent(models.Model):
     meeting = models.ForeignKey(
         "rtms.Meeting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The account that vouched for the delivery (its webhook secret verified it, or its event socket
+    # received it); routing uses it when the event names no account_id, never a default (issue #20).
+    source_account = models.ForeignKey(
+        "rtms.ZoomAccount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)

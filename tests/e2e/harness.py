@@ -82,6 +82,9 @@ def product_env(sim_base_url: str, **extra: str) -> dict[str, str]:
         "ZOOM_API_BASE_URL": f"{sim_base_url}/v2",
         "ZOOM_OAUTH_TOKEN_URL": f"{sim_base_url}/oauth/token",
         "ZOOM_EVENTS_WS_URL": sim_base_url.replace("http", "ws", 1) + "/ws",
+        # zoomsim's RTMS servers (ws:// on 127.0.0.1, wss:// on localhost): tests and the demo only.
+        "RTMS_SERVER_HOSTS": "localhost,127.0.0.1",
+        "RTMS_ALLOW_PLAIN_WS": "true",
     }
     for name in (
         "ZOOM_ACCOUNT_ID",

@@ -81,7 +81,7 @@ def test_export_streams_each_format_and_is_audited(
     )
     assert response.status_code == 200
     assert response["Content-Type"].startswith(content_type)
-    assert needle in b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    assert needle in b"".join(response).decode()
     row = AuditLog.objects.get(action="transcript.export")
     assert row.detail == {"format": fmt, "via": "api"}
 
@@ -112,7 +112,7 @@ def test_audio_is_one_wav_of_every_part_in_order(
     response = eu_client.get(f"/api/v1/meetings/{meeting.pk}/audio/")
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/wav"
-    data = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    data = b"".join(response)
     assert int(response["Content-Length"]) == len(data)
     with wave.open(io.BytesIO(data)) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)

@@ -367,7 +367,12 @@ def test_a_missed_start_whose_rtms_started_waits_in_the_inbox_is_routed_but_not_
     uuid = created["meeting_uuid"]
     body = event_body(
         "meeting.rtms_started",
-        {"meeting_uuid": uuid, "operator_id": "op", "rtms_stream_id": "w" * 32, "server_urls": "wss://x/w"},
+        {
+            "meeting_uuid": uuid,
+            "operator_id": "op",
+            "rtms_stream_id": "w" * 32,
+            "server_urls": "wss://rtms-x.zoom.us/w",
+        },
         event_ts=11,
     )
     event_id = ingest(body, channel=Channel.WEBHOOK).stored.event_id  # type: ignore[union-attr]

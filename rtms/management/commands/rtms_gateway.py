@@ -86,6 +86,8 @@ class Command(BaseCommand):
             ),
             ca_file=settings.RTMS_CA_FILE or None,
             duplicate_window=settings.RTMS_SIGNALING_RECONNECT_WINDOW * 1.5,
+            server_hosts=tuple(settings.RTMS_SERVER_HOSTS),
+            allow_plain_ws=settings.RTMS_ALLOW_PLAIN_WS,
         )
         # Each segment makes short-lived objects; with the default young-generation threshold (700) many
         # of them were still alive at a collection, got promoted and brought on full collections of

@@ -67,7 +67,7 @@ class AccountSubscriber:
     async def _store(self, body: dict[str, object]) -> None:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                await db(ingest)(body, channel=Channel.WEBSOCKET)
+                await db(ingest)(body, channel=Channel.WEBSOCKET, source_account_pk=self.account.pk)
                 return
             except ProtocolError as exc:  # ingest counted and recorded the refusal
                 logger.warning(

@@ -64,6 +64,7 @@ def test_every_patch_is_named_for_its_module_and_written_for_the_installed_versi
         "celery_worker",
         "channels_consumer",
         "channels_redis_pubsub",
+        "daphne_backpressure",
         "django_asgi",
         "kombu_redis",
     }
