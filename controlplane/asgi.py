@@ -7,6 +7,7 @@ import os
 
 import django
 
+from controlplane.health import serve_metrics_on_internal_port
 from controlplane.runtime.daphne_backpressure import pace_daphne_replies
 from controlplane.runtime.django_asgi import handler_class
 
@@ -25,6 +26,8 @@ from regions.startup import refuse_unstorable_regions  # noqa: E402
 
 # A streamed download waits for its client instead of piling up in daphne's send buffer.
 pace_daphne_replies()
+# /metrics without the token, on a port of its own, when METRICS_PORT is set.
+serve_metrics_on_internal_port()
 
 # Residency fails closed: no web process serves while an active region has no content database.
 refuse_unstorable_regions("web")

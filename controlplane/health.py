@@ -4,7 +4,12 @@
 database aliases and dependencies answered) are for operators: they need ``Authorization: Bearer
 <OPERATIONS_TOKEN>`` (issue #20). Without it ``/readyz`` still answers 200 or 503 with its status alone, so
 a load balancer's probe needs no secret; ``/metrics`` answers 401. The token, like Zoom's secrets, is read
-from the environment when used, never copied into settings.
+from the environment when used, never copied into settings. Instead of the token, ``METRICS_PORT`` serves
+the same figures on a port of their own (``METRICS_ADDRESS``, 127.0.0.1 by default), for a scraper on the
+internal network.
+
+The figures read from the database at scrape time are read at most once every
+``METRICS_DATABASE_INTERVAL_SECONDS`` per process, however often /metrics is asked.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
+from wsgiref.simple_server import WSGIServer
 
 import redis
 from django.conf import settings
@@ -20,7 +28,14 @@ from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Metric, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Metric,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -51,6 +66,64 @@ class ScrapeTimeCollector(Collector):
             yield from self._collect()
         except Exception as exc:  # a scrape must never fail because the database or Redis is away
             logger.warning(self.unavailable_event, extra={"error": type(exc).__name__})
+
+
+class _WebFigures(Collector):
+    """This process's counters, and the scrape-time figures as last read (at most every
+    METRICS_DATABASE_INTERVAL_SECONDS): a scrape does not query the database each time (issue #20)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._figures: list[Metric] = []
+
+    def scrape_time_figures(self) -> list[Metric]:
+        with self._lock:
+            if time.monotonic() - self._read_at >= settings.METRICS_DATABASE_INTERVAL_SECONDS:
+                self._figures = list(WEB_COLLECTORS.collect())
+                self._read_at = time.monotonic()
+            return self._figures
+
+    def collect(self) -> Iterable[Metric]:
+        yield from REGISTRY.collect()
+        yield from self.scrape_time_figures()
+
+
+WEB_FIGURES = CollectorRegistry(auto_describe=False)
+_web_figures = _WebFigures()
+WEB_FIGURES.register(_web_figures)
+
+
+class _ClosingConnections(Collector):
+    """For the internal port's server threads, which are not Django requests: their database
+    connections go back when the scrape is done."""
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            yield from _web_figures.collect()
+        finally:
+            connections.close_all()
+
+
+INTERNAL_PORT_FIGURES = CollectorRegistry(auto_describe=False)
+INTERNAL_PORT_FIGURES.register(_ClosingConnections())
+
+
+def metrics_forget() -> None:
+    """Read the scrape-time figures afresh at the next scrape (tests)."""
+    _web_figures._read_at = float("-inf")
+
+
+def serve_metrics_on_internal_port() -> WSGIServer | None:
+    """The web process's figures on METRICS_PORT without a token, when that is set (controlplane/asgi.py);
+    the server, in a daemon thread."""
+    if not settings.METRICS_PORT:
+        return None
+    server, _ = start_http_server(
+        settings.METRICS_PORT, addr=settings.METRICS_ADDRESS, registry=INTERNAL_PORT_FIGURES
+    )
+    logger.info("metrics.serving", extra={"port": settings.METRICS_PORT, "address": settings.METRICS_ADDRESS})
+    return server
 
 
 OPERATIONS_TOKEN_ENV = "OPERATIONS_TOKEN"
@@ -128,6 +201,4 @@ def metrics(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = "Bearer"
         return response
-    return HttpResponse(
-        generate_latest(REGISTRY) + generate_latest(WEB_COLLECTORS), content_type=CONTENT_TYPE_LATEST
-    )
+    return HttpResponse(generate_latest(WEB_FIGURES), content_type=CONTENT_TYPE_LATEST)

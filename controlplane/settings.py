@@ -346,6 +346,11 @@ API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 20, minim
 # Heavy downloads (WAV, transcript exports, the audit CSV) one API client or member of staff runs at once;
 # one more is answered 429 (controlplane/streaming.py).
 DOWNLOADS_PER_CLIENT = env_int("DOWNLOADS_PER_CLIENT", 2, minimum=1)
+# The web process's /metrics figures read from the database are read at most this often; and, instead of
+# the OPERATIONS_TOKEN, a port of its own for an internal scraper (0: none), bound to METRICS_ADDRESS.
+METRICS_DATABASE_INTERVAL_SECONDS = env_int("METRICS_DATABASE_INTERVAL_SECONDS", 15, minimum=0)
+METRICS_PORT = env_int("METRICS_PORT", 0, minimum=0)
+METRICS_ADDRESS = env_str("METRICS_ADDRESS", "127.0.0.1")
 for _name, _rate in (
     ("API_THROTTLE_RATE", API_THROTTLE_RATE),
     ("API_STAFF_THROTTLE_RATE", API_STAFF_THROTTLE_RATE),

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from controlplane.client_ip import client_ip
+from live.consumers import CATCH_UP_CHUNK
 from live.cursor import format_cursor, fresh_segments
 from live.selectors import (
     LiveForbidden,
@@ -34,6 +35,9 @@ from rtms.personal import details_of
 
 # start_ms from Zoom is epoch milliseconds; smaller values are offsets into the meeting (older data, tests).
 _EPOCH_MS_FLOOR = 10**12
+
+
+PAGE_SEGMENTS = CATCH_UP_CHUNK  # lines the page itself shows; the socket sends the rest
 
 
 def time_label(start_ms: int | None) -> tuple[str, str]:
@@ -110,8 +114,10 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         meeting = meeting_for_viewer(request.user, meeting_id)
     except (LiveNotFound, LiveForbidden):  # staff_member_required let only staff in; the rest is 404
         raise Http404("No such meeting") from None
+    # The first page only (issue #20: a long meeting is never read whole); the page's socket catches up on
+    # the rest from the cursor, in pages too (live/consumers.py).
     seen: dict[int, int] = {}
-    segments = fresh_segments(seen, segments_after(meeting, seen))
+    segments = fresh_segments(seen, segments_after(meeting, seen, limit=PAGE_SEGMENTS))
     state = meeting_state_view(meeting.pk, meeting.state)
     transcript_view_record(
         request.user,

@@ -34,6 +34,9 @@ os.environ.setdefault("ZOOM_EVENT_SUBSCRIPTION_ID", "test-subscription")
 # the demo that widens the RTMS server allowlist and allows ws:// (rtms/zoom/server_urls.py).
 os.environ.setdefault("RTMS_SERVER_HOSTS", "*.zoom.us,localhost,127.0.0.1")
 os.environ.setdefault("RTMS_ALLOW_PLAIN_WS", "true")
+# Every scrape reads the database afresh, so a test sees the rows it made (the test of the interval sets
+# its own).
+os.environ.setdefault("METRICS_DATABASE_INTERVAL_SECONDS", "0")
 os.environ.setdefault("DOTENV_PATH", "/nonexistent/.env")  # a developer's .env must not leak into tests
 
 from controlplane.settings import *  # noqa: E402,F403

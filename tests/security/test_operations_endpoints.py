@@ -4,16 +4,27 @@
 
 from __future__ import annotations
 
+import socket
+import urllib.request
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from controlplane.health import metrics_forget, serve_metrics_on_internal_port
 from tests.integration.conftest import EU_ALIAS
 
 pytestmark = pytest.mark.django_db(databases=["default", EU_ALIAS])
 
 TOKEN = "operations-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +57,31 @@ def test_without_a_configured_token_nobody_reads_the_metrics(monkeypatch: pytest
     monkeypatch.delenv("OPERATIONS_TOKEN")
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
     assert Client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_a_scrape_within_the_interval_reads_nothing_from_the_database(settings: Any) -> None:
+    """/metrics used to query the database at every scrape; now at most every METRICS_DATABASE_INTERVAL."""
+    settings.METRICS_DATABASE_INTERVAL_SECONDS = 60
+    metrics_forget()
+    operator: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    with CaptureQueriesContext(connection) as first:
+        assert b"rtms_inbox_events" in Client().get("/metrics", **operator).content
+    with CaptureQueriesContext(connection) as second:
+        assert b"rtms_inbox_events" in Client().get("/metrics", **operator).content
+    assert len(first.captured_queries) > 0
+    assert second.captured_queries == []
+
+
+def test_the_figures_on_an_internal_port_need_no_token(settings: Any) -> None:
+    settings.METRICS_PORT = free_port()
+    settings.METRICS_ADDRESS = "127.0.0.1"
+    metrics_forget()
+    server = serve_metrics_on_internal_port()
+    assert server is not None
+    try:
+        url = f"http://127.0.0.1:{settings.METRICS_PORT}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.status == 200 and b"rtms_inbox_events" in response.read()
+    finally:
+        server.shutdown()
+        server.server_close()
