@@ -19,6 +19,7 @@ from django.utils.cache import add_never_cache_headers
 from api.models import ApiClient, ApiRole
 from api.services import api_client_audit, api_client_revoke, api_client_token_rotate, token_issue
 from controlplane.client_ip import client_ip
+from regions.admin_scoping import SuperuserOnlyAdminMixin
 
 
 class ApiClientForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -38,7 +39,9 @@ class ApiClientForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiClientAdmin(SuperuserOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Tokens grant access to every listed region: only superusers manage them."""
+
     form = ApiClientForm
     list_display = [
         "name",
@@ -75,13 +78,6 @@ class ApiClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_used_at",
     ]
     actions = ["rotate_token", "revoke"]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        # Tokens grant access to every listed region: only superusers manage them.
-        return bool(getattr(request.user, "is_superuser", False))
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(getattr(request.user, "is_superuser", False))
 
     @admin.display(description="regions")
     def region_codes(self, obj: ApiClient) -> str:

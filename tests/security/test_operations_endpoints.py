@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from typing import Any
 
@@ -14,17 +13,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from controlplane.health import metrics_forget, serve_metrics_on_internal_port
+from tests.e2e.harness import free_port
 from tests.integration.conftest import EU_ALIAS
 
 pytestmark = pytest.mark.django_db(databases=["default", EU_ALIAS])
 
 TOKEN = "operations-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
