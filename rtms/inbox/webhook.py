@@ -5,7 +5,8 @@ Answers: 200 stored (also for event types we do not know: stored and ignored), 2
 over-long fields: counted and recorded, nothing of it stored or logged; rtms/inbox/refused.py), 401 bad
 or stale signature, or an account that is not ours (or ours without its secret set: logged, the same
 answer so that no caller learns which account ids exist), 405 wrong method, 413 too large, 503 when no
-webhook secret is configured at all, so Zoom retries once an operator fixes it.
+webhook secret is configured at all, so Zoom retries once an operator fixes it, and 503 with Retry-After
+while PostgreSQL cannot be reached.
 
 Accounts are bound to their secrets (issue #20): an event that names its ``account_id`` verifies only with
 that account's secret; one that names none (``endpoint.url_validation``, older RTMS events) with each active
@@ -18,10 +19,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -141,8 +145,33 @@ def _too_large(request: HttpRequest) -> bool:
         return False
 
 
+DATABASE_RETRY_AFTER_S = 5
+
+
+def _database_unavailable_is_503(
+    view: Callable[[HttpRequest], JsonResponse],
+) -> Callable[[HttpRequest], JsonResponse]:
+    """PostgreSQL away (restarting, backends terminated, the pool exhausted): 503 with Retry-After, so Zoom
+    retries the delivery, and never a 500 traceback (issue #21). Nothing was stored: the inbox insert is one
+    statement, committed or not."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest) -> JsonResponse:
+        try:
+            return view(request)
+        except DatabaseError as exc:
+            metrics.SIGNATURE_FAILURES.labels("database_unavailable").inc()
+            logger.warning("webhook.database_unavailable", extra={"error": type(exc).__name__})
+            response = _error(503, "the inbox is unavailable for a moment; retry")
+            response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+            return response
+
+    return wrapped
+
+
 @csrf_exempt
 @require_POST
+@_database_unavailable_is_503
 def zoom_webhook(request: HttpRequest) -> JsonResponse:
     if _too_large(request):
         metrics.SIGNATURE_FAILURES.labels("too_large").inc()
