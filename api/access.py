@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from api.models import ApiClient
 from compliance.acts import Act, user_may
-from regions.access import NO_ACCESS, RegionScope, scope_for, scope_queryset
+from regions.access import NO_ACCESS, RegionScope, scope_for
 
 
 class ApiClientUser:
@@ -100,8 +99,3 @@ def _principal(user: Any, auth: Any) -> Principal:
     if isinstance(user, AnonymousUser | AbstractBaseUser):
         return Principal(actor="anonymous", scope=NO_ACCESS)
     return Principal(actor="anonymous", scope=NO_ACCESS)
-
-
-def scoped(qs: QuerySet[Any], principal: Principal, code_path: str, quarantined: Q) -> QuerySet[Any]:
-    """The caller's rows, as the admin scopes them (regions.access.scope_queryset)."""
-    return scope_queryset(qs, principal.scope, code_path, quarantined)

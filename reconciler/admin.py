@@ -11,9 +11,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from reconciler.models import ReconcileRun
+from reconciler.selectors import runs_visible
 from regions.access import scope_for
 from regions.admin_scoping import ReadOnlyAdminMixin
-from rtms.selectors import accounts_serving
 
 
 @admin.register(ReconcileRun)
@@ -32,9 +32,7 @@ class ReconcileRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[t
     date_hierarchy = "started_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReconcileRun]:
-        scope = scope_for(request.user)
-        runs = super().get_queryset(request).select_related("account")
-        return runs if scope.all_regions else runs.filter(account__in=accounts_serving(scope))
+        return runs_visible(super().get_queryset(request).select_related("account"), scope_for(request.user))
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [] if scope_for(request.user).all_regions else ["errors"]

@@ -11,7 +11,8 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
-from api.access import Principal, principal_of, scoped
+from api.access import Principal, principal_of
+from regions.access import scope_queryset
 from rtms.quarantine import quarantined_meetings
 
 ID_REGEX = r"[0-9]{1,18}"  # bigint-sized ids only; anything else is a 404, never a database error
@@ -33,7 +34,10 @@ class ScopedQuerysetMixin:
         raise NotImplementedError
 
     def get_queryset(self) -> QuerySet[Any]:
-        return scoped(self.base_queryset(), self.principal, self.region_code_path, self.quarantined_q)
+        # As the admin scopes its querysets: one definition of who sees which rows.
+        return scope_queryset(
+            self.base_queryset(), self.principal.scope, self.region_code_path, self.quarantined_q
+        )
 
     def get_serializer_context(self) -> dict[str, Any]:
         context: dict[str, Any] = super().get_serializer_context()  # type: ignore[misc]

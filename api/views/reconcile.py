@@ -11,7 +11,7 @@ from api.filters import ReconcileRunFilter
 from api.serializers import ReconcileRunSerializer
 from api.views.common import ID_REGEX, ScopedQuerysetMixin
 from reconciler.models import ReconcileRun
-from rtms.selectors import accounts_serving
+from reconciler.selectors import runs_visible
 
 
 class ReconcileRunViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
@@ -20,6 +20,4 @@ class ReconcileRunViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):  
     lookup_value_regex = ID_REGEX
 
     def get_queryset(self) -> QuerySet[ReconcileRun]:
-        runs = ReconcileRun.objects.select_related("account")
-        scope = self.principal.scope
-        return runs if scope.all_regions else runs.filter(account__in=accounts_serving(scope))
+        return runs_visible(ReconcileRun.objects.select_related("account"), self.principal.scope)

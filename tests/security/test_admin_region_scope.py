@@ -11,30 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from reconciler.models import ReconcileRun
 from regions.models import Region, ResidencyRule
-from regions.services import region_groups_sync
 from rtms.models import InboundEvent, RefusedDelivery, ZoomAccount
+from tests.integration.api_support import staff_client
 from tests.integration.conftest import EU_ALIAS, MakeMeeting
 
 pytestmark = pytest.mark.django_db(databases=["default", EU_ALIAS])
-
-
-def _staff(username: str, *groups: str, perms: tuple[str, ...] = ()) -> Client:
-    region_groups_sync()
-    user = User.objects.create_user(username, password="pw-123456", is_staff=True)
-    for name in groups:
-        user.groups.add(Group.objects.get(name=name))
-    for codename in perms:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 World = dict[str, Any]
@@ -65,7 +53,9 @@ def world(eu: Region, us: Region, make_meeting: MakeMeeting) -> World:
 
 
 def test_residency_rules_are_region_scoped_and_written_by_superusers_only(world: World) -> None:
-    eva = _staff("eva", "compliance-eu-central", perms=("add_residencyrule", "change_residencyrule"))
+    eva = staff_client(
+        "eva", "compliance-eu-central", perms=("regions.add_residencyrule", "regions.change_residencyrule")
+    )
     page = eva.get(reverse("admin:regions_residencyrule_changelist")).content.decode()
     assert "Berlin office" in page
     assert "Boston office" not in page and "us-host-secret-id" not in page
@@ -83,7 +73,7 @@ def test_residency_rules_are_region_scoped_and_written_by_superusers_only(world:
 
 
 def test_zoom_accounts_are_those_serving_the_users_regions_and_read_only(world: World) -> None:
-    eva = _staff("eva", "compliance-eu-central", perms=("change_zoomaccount",))
+    eva = staff_client("eva", "compliance-eu-central", perms=("rtms.change_zoomaccount",))
     page = eva.get(reverse("admin:rtms_zoomaccount_changelist")).content.decode()
     assert "acc-eu-7f3" in page
     assert "acc-us-9q1" not in page and "Acme Americas" not in page
@@ -95,7 +85,7 @@ def test_zoom_accounts_are_those_serving_the_users_regions_and_read_only(world: 
 
 
 def test_reconcile_runs_are_their_accounts_regions_and_errors_are_hidden(world: World) -> None:
-    eva = _staff("eva", "compliance-eu-central")
+    eva = staff_client("eva", "compliance-eu-central")
     page = eva.get(reverse("admin:reconciler_reconcilerun_changelist")).content.decode()
     assert "Acme Europe" in page and "Acme Americas" not in page
     us_url = reverse("admin:reconciler_reconcilerun_change", args=[world["us_run"].pk])
@@ -111,7 +101,7 @@ def test_reconcile_runs_are_their_accounts_regions_and_errors_are_hidden(world: 
 
 
 def test_filter_choices_name_only_the_users_regions_and_accounts(world: World) -> None:
-    eva = _staff("eva", "compliance-eu-central")
+    eva = staff_client("eva", "compliance-eu-central")
     for url in (
         reverse("admin:rtms_meeting_changelist"),
         reverse("admin:rtms_rtmsstream_changelist"),
@@ -144,7 +134,7 @@ def test_the_quarantine_scope_is_quarantined_meetings_and_events_only(
         )
         for status in ("quarantined", "pending", "ignored", "failed")
     }
-    quinn = _staff("quinn", "compliance-quarantine")
+    quinn = staff_client("quinn", "compliance-quarantine")
     meetings = quinn.get(reverse("admin:rtms_meeting_changelist")).content.decode()
     assert "8111111111" in meetings and "8222222222" not in meetings
     assert quinn.get(reverse("admin:rtms_meeting_change", args=[pending.pk])).status_code == 302
@@ -161,10 +151,16 @@ def test_users_groups_and_refused_deliveries_are_superuser_only(eu: Region) -> N
     RefusedDelivery.objects.create(
         received_at=timezone.now(), channel="webhook", event_type="meeting.started", reason="oversized"
     )
-    mallory = _staff(
+    mallory = staff_client(
         "mallory",
         "compliance-eu-central",
-        perms=("view_user", "change_user", "view_group", "change_group", "view_refuseddelivery"),
+        perms=(
+            "auth.view_user",
+            "auth.change_user",
+            "auth.view_group",
+            "auth.change_group",
+            "rtms.view_refuseddelivery",
+        ),
     )
     victim = User.objects.get(username="mallory")
     # With user rights, staff could otherwise add themselves to every region's group.
