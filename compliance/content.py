@@ -20,7 +20,7 @@ from django.db.models.functions import JSONObject
 from regions.storage import content_alias
 from rtms.gateway.audio import region_media_root
 from rtms.inbox.redaction import REDACTED_KEY
-from rtms.models import InboundEvent, MeetingDetails, RoutedPayload, TranscriptSegment
+from rtms.models import InboundEvent, MeetingDetails, RoutedPayload, SegmentWriteFence, TranscriptSegment
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ def segments_delete(qs: QuerySet[TranscriptSegment], *, dry_run: bool = False) -
 def meeting_details_queryset(region_code: str) -> QuerySet[MeetingDetails]:
     """Topics and host e-mails, in the region's database (rtms/personal.py)."""
     return MeetingDetails.objects.using(content_alias(region_code)).filter(region_code=region_code)
+
+
+def segment_fence_queryset(region_code: str) -> QuerySet[SegmentWriteFence]:
+    """Which lease token may write each stream's segments (rtms/gateway/segments.py): ids only, but erased
+    with the meeting all the same; without its row a stream takes no more segments."""
+    return SegmentWriteFence.objects.using(content_alias(region_code)).filter(region_code=region_code)
 
 
 def routed_payload_queryset(region_code: str) -> QuerySet[RoutedPayload]:

@@ -39,6 +39,7 @@ from compliance.content import (
     meeting_details_queryset,
     payloads_scrub,
     routed_payload_queryset,
+    segment_fence_queryset,
     segment_queryset,
     segments_delete,
 )
@@ -161,6 +162,7 @@ def meeting_erase(
         )
         # Step 3b: its topic and host e-mail, and the bodies of its routed events, in the region's database.
         content_delete(meeting_details_queryset(region_code).filter(meeting_id=meeting.pk))
+        content_delete(segment_fence_queryset(region_code).filter(meeting_id=meeting.pk))
         bodies = content_delete(routed_payload_queryset(region_code).filter(meeting_id=meeting.pk))
         ErasureTombstone.objects.filter(pk=tombstone.pk).update(
             payloads_scrubbed=F("payloads_scrubbed") + bodies

@@ -107,6 +107,9 @@ if STREAM_LEASE_TTL >= RTMS_MEDIA_RECONNECT_WINDOW:
 
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 TRANSCRIPT_FLUSH_MAX_ROWS = env_int("TRANSCRIPT_FLUSH_MAX_ROWS", 200, minimum=1)
+# Transcript segments a gateway keeps in memory while its region database cannot be written (an outage
+# shorter than the stream lease); beyond it the oldest are discarded and counted. ~1 KB each.
+GATEWAY_BUFFER_MAX_SEGMENTS = env_int("GATEWAY_BUFFER_MAX_SEGMENTS", 100_000, minimum=1)
 RECONCILE_METRICS_CALLS_PER_MINUTE = env_int("RECONCILE_METRICS_CALLS_PER_MINUTE", 10, minimum=1)
 RECONCILE_MAX_RESTARTS = env_int("RECONCILE_MAX_RESTARTS", 5, minimum=1)
 # Tries (route and apply each count one) before an inbox event is failed and shown instead of retried.
@@ -147,6 +150,11 @@ DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 if DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE:
     raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 while DB_POOL_MAX_SIZE is set (pooled connections)")
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
+# How long a request waits for a pooled connection. Every request thread has one to itself (below), so
+# this is only ever reached while the database cannot be connected to: a webhook then gets its 503 well
+# within Zoom's 3 s, instead of waiting out DB_CONNECT_TIMEOUT_SECONDS and timing out
+# (tests/e2e/test_database_outage.py).
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT_SECONDS", 2, minimum=1)
 # The web process serves HTTP requests on this many threads (controlplane/runtime/django_asgi.py); each uses
 # at most one connection per database while it serves a request, so a pool smaller than this would keep
 # requests waiting for connections.
@@ -177,7 +185,10 @@ if DB_POOL_MAX_SIZE and DB_POOL_MAX_SIZE <= RECONCILE_REPAIR_THREADS:
 def _database(url: str, variable: str) -> dict[str, object]:
     try:
         config = dict(
-            dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=not DB_POOL_MAX_SIZE)
+            # Health checks on: a pooled connection is checked as it is taken from the pool, so after a
+            # database restart or pg_terminate_backend the dead ones are replaced instead of each failing
+            # one request, renewal or flush (tests/e2e/test_database_outage.py).
+            dj_database_url.parse(url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
         )
     except ValueError as exc:
         raise ImproperlyConfigured(f"{variable}: {exc}") from None
@@ -186,7 +197,7 @@ def _database(url: str, variable: str) -> dict[str, object]:
     options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
     options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
     if DB_POOL_MAX_SIZE:
-        options["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_CONNECT_TIMEOUT}
+        options["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT}
     config["OPTIONS"] = options
     return config
 

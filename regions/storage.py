@@ -11,7 +11,12 @@ from controlplane.region_databases import RegionDatabases
 # (app_label, model_name) of every model whose rows are region content. Historical models in migrations
 # carry no custom class attributes, so the router cannot ask the model itself.
 CONTENT_MODELS: frozenset[tuple[str, str]] = frozenset(
-    {("rtms", "transcriptsegment"), ("rtms", "routedpayload"), ("rtms", "meetingdetails")}
+    {
+        ("rtms", "transcriptsegment"),
+        ("rtms", "segmentwritefence"),
+        ("rtms", "routedpayload"),
+        ("rtms", "meetingdetails"),
+    }
 )
 
 

@@ -50,9 +50,12 @@ def _transition(
     updates: dict[str, Any],
     record: Callable[[str], object],
     cause: str,
+    guard: dict[str, Any] | None = None,
 ) -> TransitionResult:
     """The optimistic loop shared by every state machine: read, check the table, conditional UPDATE
-    (``WHERE state = <what we read>``) and the history row in one transaction; re-read on a lost race."""
+    (``WHERE state = <what we read>``) and the history row in one transaction; re-read on a lost race.
+    ``guard`` adds conditions the row must meet for the move to happen at all (a fencing token): a row
+    that no longer meets them is left alone and the move reported as not applied."""
     for _ in range(_MAX_RACE_RETRIES):
         current = str(model.objects.values_list("state", flat=True).get(pk=object_id))
         move = move_of(current)
@@ -61,13 +64,16 @@ def _transition(
         if move is MoveVerdict.ILLEGAL:
             raise IllegalTransition(kind, object_id, current, to)
         with transaction.atomic():
-            if model.objects.filter(pk=object_id, state=current).update(state=to, **updates):
+            if model.objects.filter(pk=object_id, state=current, **(guard or {})).update(state=to, **updates):
                 record(current)
                 logger.info(
                     f"{kind}.transition",
                     extra={f"{kind}_id": object_id, "from_state": current, "to_state": to, "cause": cause},
                 )
                 return TransitionResult(applied=True, from_state=current, to_state=to)
+        if guard and not model.objects.filter(pk=object_id, **guard).exists():
+            logger.warning(f"{kind}.transition_fenced", extra={f"{kind}_id": object_id, "cause": cause})
+            return TransitionResult(applied=False, from_state=current, to_state=to)
     raise RuntimeError(
         f"{kind} {object_id}: state kept changing under us; gave up after {_MAX_RACE_RETRIES} tries"
     )
@@ -82,9 +88,12 @@ def stream_transition(
     detail: dict[str, Any] | None = None,
     fields: dict[str, Any] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    lease_token: int | None = None,
 ) -> TransitionResult:
     """Move a stream to ``to``. A repeat of a move that already happened is a no-op (applied=False);
-    a move the lifecycle table forbids raises IllegalTransition. ``fields`` are set in the same UPDATE."""
+    a move the lifecycle table forbids raises IllegalTransition. ``fields`` are set in the same UPDATE.
+    With ``lease_token`` (a gateway's move) the stream moves only while that lease token is its newest:
+    a gateway that lost the stream can never move it under the gateway that took it over."""
     now = clock.now()
     updates: dict[str, Any] = {"state_changed_at": now, **(fields or {})}
     if stop_reason is not None:
@@ -110,6 +119,7 @@ def stream_transition(
         updates=updates,
         record=record,
         cause=cause,
+        guard=None if lease_token is None else {"lease_token": lease_token},
     )
 
 

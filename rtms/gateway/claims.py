@@ -131,12 +131,14 @@ def stream_duplicate_refused(stream_id: int, *, window: timedelta) -> bool:
     return bool(row and row[0])
 
 
-def stream_ready(stream_id: int) -> None:
-    """The stream is ours again: forget earlier duplicate refusals."""
+def stream_ready(stream_id: int, *, lease_token: int | None = None) -> None:
+    """The stream is ours again (while ``lease_token``, if given, is its newest): forget earlier duplicate
+    refusals."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE rtms_rtmsstream SET duplicate_since = NULL WHERE id = %s AND duplicate_since IS NOT NULL",
-            [stream_id],
+            "UPDATE rtms_rtmsstream SET duplicate_since = NULL WHERE id = %s AND duplicate_since IS NOT NULL"
+            " AND (%s::bigint IS NULL OR lease_token = %s::bigint)",
+            [stream_id, lease_token, lease_token],
         )
 
 

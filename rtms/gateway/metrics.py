@@ -11,6 +11,18 @@ RECONNECTS = Counter(
     "rtms_gateway_reconnects_total", "Connection interruptions by cause", ["region", "cause"]
 )
 SEGMENTS = Counter("rtms_gateway_segments_total", "Transcript segments received", ["region"])
+SEGMENTS_DISCARDED = Counter(
+    "rtms_gateway_segments_discarded_total",
+    "Received transcript segments never stored: `buffer_full` (the region database was out for longer than "
+    "GATEWAY_BUFFER_MAX_SEGMENTS lasts), `fenced` (received under a stream lease that passed to another "
+    "gateway before they were written)",
+    ["region", "reason"],
+)
+LEASES_EXPIRED = Counter(
+    "rtms_gateway_leases_expired_total",
+    "Streams this gateway dropped, sockets first, because it could not renew their leases in time",
+    ["region"],
+)
 FLUSH_SECONDS = Histogram(
     "rtms_gateway_flush_seconds",
     "Time to write one transcript batch to the region database",

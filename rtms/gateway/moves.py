@@ -39,14 +39,23 @@ class Move:
     cause: str
     stop_reason: int | None = None
     ready: bool = False  # the stream is ours again: forget earlier duplicate refusals
+    # The stream lease token the gateway held when it decided the move: a move is stored only while that
+    # token is the stream's newest (fencing), so a gateway that lost the stream never moves it.
+    lease_token: int | None = None
 
 
 def apply_move(move: Move) -> None:
     if move.ready:
-        stream_ready(move.stream_id)
+        stream_ready(move.stream_id, lease_token=move.lease_token)
     for target in move.targets:
         try:
-            stream_transition(move.stream_id, target, cause=move.cause, stop_reason=move.stop_reason)
+            stream_transition(
+                move.stream_id,
+                target,
+                cause=move.cause,
+                stop_reason=move.stop_reason,
+                lease_token=move.lease_token,
+            )
         except IllegalTransition:
             continue
 

@@ -33,7 +33,7 @@ from rtms.gateway.claims import (
     stream_renew,
 )
 from rtms.gateway.moves import Move, MoveWriter
-from rtms.gateway.segments import Segment, SegmentBatcher, segment_next_seqs
+from rtms.gateway.segments import Segment, SegmentBatcher, Writer, segments_fence
 from rtms.inbox.apply import ZOOM_INTERRUPTED_CAUSE
 from rtms.lifecycle import STREAM_TERMINAL, StreamState
 from rtms.models import Meeting, RtmsStream, StreamTransition
@@ -72,6 +72,16 @@ class GatewayConfig:
     # RTMS_ALLOW_PLAIN_WS; rtms/zoom/server_urls.py).
     server_hosts: tuple[str, ...] = ("*.zoom.us",)
     allow_plain_ws: bool = False
+    # Segments kept in memory while the region database cannot be written (GATEWAY_BUFFER_MAX_SEGMENTS).
+    buffer_max_segments: int = 100_000
+
+    @property
+    def lease_valid_s(self) -> float:
+        """How long after the start of the call that claimed or last renewed a stream's lease this gateway
+        still acts on it. The database set the expiry later than that start, at a full TTL; the fifth
+        kept back covers closing the sockets and a busy event loop, so they are closed before another
+        gateway can claim the stream."""
+        return self.lease_ttl.total_seconds() * 0.8
 
 
 # Which lifecycle moves a status from the media client asks for, tried in order (the lifecycle table
@@ -110,6 +120,7 @@ class StreamSink:
                 start_ms=data.start_time,
                 end_ms=data.end_time,
                 language=None if data.language is None else int(data.language),
+                lease_token=claim.lease_token,
             )
         )
         self.next_seq += 1
@@ -134,7 +145,13 @@ class StreamSink:
         if targets:
             # Queued, not awaited: the media client goes on connecting while the writer stores the move.
             self.moves.submit(
-                Move(self.held.claim.stream_id, targets, cause=f"gateway.{status.kind.value}", ready=ready)
+                Move(
+                    self.held.claim.stream_id,
+                    targets,
+                    cause=f"gateway.{status.kind.value}",
+                    ready=ready,
+                    lease_token=self.held.claim.lease_token,
+                )
             )
 
     async def on_event(self, event: EventUpdate) -> None:
@@ -152,6 +169,7 @@ class HeldStream:
     task: asyncio.Task[None] | None = None
     sink: StreamSink | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    valid_until: float = 0.0  # monotonic: unless renewed by then, drop it (GatewayConfig.lease_valid_s)
 
 
 @dataclass(frozen=True)
@@ -195,7 +213,9 @@ def _prepare_all(claims: list[Claim], region_code: str) -> dict[int, Prepared | 
     """What connecting each claimed stream needs, for a whole claim batch in a few queries (claims come
     in batches of up to the gateway's free capacity). A stream whose rows are not usable gets the error."""
     meetings = Meeting.objects.select_related("account", "region").in_bulk([c.meeting_id for c in claims])
-    next_seqs = segment_next_seqs(region_code, [c.stream_id for c in claims])
+    # Fenced before anything connects: from here on, only this claim's token may write these streams.
+    writers = [Writer(c.stream_id, c.meeting_id, c.lease_token) for c in claims]
+    next_seqs = segments_fence(region_code, writers)
     prepared: dict[int, Prepared | Exception] = {}
     for claim in claims:
         try:
@@ -204,6 +224,8 @@ def _prepare_all(claims: list[Claim], region_code: str) -> dict[int, Prepared | 
                 raise LookupError("stream's meeting is gone")
             if meeting.account is None:
                 raise LookupError("stream's meeting has no Zoom account")
+            if claim.stream_id not in next_seqs:
+                raise LookupError("a newer lease token fenced the stream: this claim is stale")
             prepared[claim.stream_id] = Prepared(
                 meeting_uuid=meeting.zoom_uuid,
                 credentials=rtms_app_credentials(meeting.account),
@@ -219,6 +241,7 @@ def _prepare_all(claims: list[Claim], region_code: str) -> dict[int, Prepared | 
 # wakes cost a busy gateway dearly (docs/benchmarks.md, "Figures behind the code"). Failovers, which also
 # NOTIFY, wait at most this long to be seen; interruptions and stops are seen at the next poll anyway.
 _WATCH_AT_MOST_EVERY_S = 0.5
+_RENEW_RETRY_S = 0.2
 
 
 class Gateway:
@@ -231,7 +254,11 @@ class Gateway:
             max_rows=config.flush_max_rows,
             publish=hooks.publish_segments,
             observe=lambda region, seconds: metrics.FLUSH_SECONDS.labels(region).observe(seconds),
+            max_buffered=config.buffer_max_segments,
+            on_fenced=self._on_fenced,
+            on_discarded=lambda region, why, n: metrics.SEGMENTS_DISCARDED.labels(region, why).inc(n),
         )
+        self._background: set[asyncio.Task[None]] = set()
         self.moves = MoveWriter()
         self._transports: dict[str, WebSocketTransport] = {}
         self._ssl: ssl.SSLContext | None = (
@@ -251,18 +278,19 @@ class Gateway:
         batch_task = asyncio.create_task(self.batcher.run(batch_stop), name="segment-batcher")
         moves_stop = asyncio.Event()
         moves_task = asyncio.create_task(self.moves.run(moves_stop), name="stream-moves")
-        last_renew = last_watch = time.monotonic()
-        last_watch -= _WATCH_AT_MOST_EVERY_S
+        # Fencing runs beside the loop below, not in it: that loop waits on the database, which during an
+        # outage may not answer for seconds, and the sockets must close in time all the same.
+        expiry_task = asyncio.create_task(self._expire_unrenewed(stop), name="lease-expiry")
+        last_watch = time.monotonic() - _WATCH_AT_MOST_EVERY_S
+        renew_at = time.monotonic() + self.config.renew_every_s
         try:
             while not stop.is_set():
                 now = time.monotonic()
-                if now - last_renew >= self.config.renew_every_s:
-                    ok = await self._renew()
-                    if ok:
-                        last_renew = now
-                    elif time.monotonic() - last_renew > self.config.lease_ttl.total_seconds() / 2:
-                        # Cannot prove we still hold anything: close everything before anyone may take over.
-                        await self._drop_all("renew_failed")
+                if now >= renew_at:
+                    # A failed renewal is tried again soon, not a period later: an outage that ends before
+                    # the leases' deadline then costs nothing (the sockets stay, the segments wait).
+                    renewed = await self._renew()
+                    renew_at = now + (self.config.renew_every_s if renewed else _RENEW_RETRY_S)
                 # Clear before looking, not after: a NOTIFY arriving while we claim must wake the next round.
                 self.wake.clear()
                 if time.monotonic() - last_watch >= _WATCH_AT_MOST_EVERY_S:
@@ -272,9 +300,11 @@ class Gateway:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         _first(stop, self.wake),
-                        timeout=min(self.config.renew_every_s, self.config.poll_every_s),
+                        timeout=max(0.0, min(renew_at - time.monotonic(), self.config.poll_every_s)),
                     )
         finally:
+            expiry_task.cancel()
+            await asyncio.gather(expiry_task, *self._background, return_exceptions=True)
             await self._drop_all("shutdown", release=True)
             batch_stop.set()
             moves_stop.set()
@@ -285,11 +315,19 @@ class Gateway:
         if not self.held:
             return True
         tokens = {sid: h.claim.lease_token for sid, h in self.held.items()}
+        started = time.monotonic()
         try:
             renewed = await db(stream_renew)(owner=self.config.owner, held=tokens, ttl=self.config.lease_ttl)
         except DatabaseError as exc:
+            # Nothing else to do: the streams stay connected, their segments buffered, until their leases'
+            # local deadline (_expire_unrenewed) unless a later renewal gets through.
             logger.warning("gateway.renew_failed", extra={"error": type(exc).__name__})
             return False
+        valid_until = started + self.config.lease_valid_s
+        for sid in renewed:
+            held = self.held.get(sid)
+            if held is not None and held.claim.lease_token == tokens[sid]:
+                held.valid_until = valid_until
         for sid in set(tokens) - renewed:
             logger.warning("gateway.lease_lost", extra={"stream_id": sid})
             await self._drop(sid, "lease_lost", release=False)
@@ -314,7 +352,14 @@ class Gateway:
                     target = self._target(held, row.server_urls, row.generation)
                 except ValueError as exc:
                     logger.error("gateway.bad_target", extra={"stream_id": sid, "error": str(exc)})
-                    await self.moves.submit(Move(sid, (StreamState.FAILED,), cause="gateway.bad_server_urls"))
+                    await self.moves.submit(
+                        Move(
+                            sid,
+                            (StreamState.FAILED,),
+                            cause="gateway.bad_server_urls",
+                            lease_token=held.claim.lease_token,
+                        )
+                    )
                     continue
                 held.connection.failover(target)
             elif (
@@ -331,6 +376,7 @@ class Gateway:
                             sid,
                             (StreamState.CONNECTING, StreamState.CONNECTED),
                             cause="gateway.already_reconnected",
+                            lease_token=held.claim.lease_token,
                         )
                     )
                 else:
@@ -353,10 +399,34 @@ class Gateway:
             ssl_context=self._ssl,
         )
 
+    async def _expire_unrenewed(self, stop: asyncio.Event) -> None:
+        """Drop, sockets first, every stream whose lease this gateway could not renew in time: past its
+        deadline another gateway may claim it, and Zoom would then see two clients for one stream."""
+        while not stop.is_set():
+            now = time.monotonic()
+            expired = [sid for sid, held in self.held.items() if held.valid_until <= now]
+            if expired:
+                logger.warning("gateway.leases_expired", extra={"streams": len(expired)})
+                metrics.LEASES_EXPIRED.labels(self.config.region_code).inc(len(expired))
+                await self._drop_many(expired, "lease_expired")
+                continue
+            nearest = min((held.valid_until for held in self.held.values()), default=now + 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(max(nearest - now, 0.01), 1.0))
+
+    def _on_fenced(self, fenced: frozenset[tuple[int, int]]) -> None:
+        """The region refused segments of these (stream, token): another gateway holds the stream now."""
+        stale = [sid for sid, token in fenced if (h := self.held.get(sid)) and h.claim.lease_token == token]
+        if stale:
+            task = asyncio.create_task(self._drop_many(stale, "fenced"), name="drop-fenced")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
     async def _claim(self) -> None:
         room = self.config.capacity - len(self.held)
         if room <= 0 or self._region_id is None:
             return
+        started = time.monotonic()
         try:
             claims = await db(stream_claim)(
                 region_id=self._region_id, owner=self.config.owner, ttl=self.config.lease_ttl, limit=room
@@ -370,10 +440,11 @@ class Gateway:
             prepared = await db(_prepare_all)(claims, self.config.region_code)
         except Exception as exc:  # the database, or a region alias that is not configured: none can start
             prepared = {claim.stream_id: exc for claim in claims}
+        valid_until = started + self.config.lease_valid_s
         for claim in claims:
-            await self._start(claim, prepared[claim.stream_id])
+            await self._start(claim, prepared[claim.stream_id], valid_until=valid_until)
 
-    async def _start(self, claim: Claim, prepared: Prepared | Exception) -> None:
+    async def _start(self, claim: Claim, prepared: Prepared | Exception, *, valid_until: float) -> None:
         region_code = self.config.region_code
         if isinstance(prepared, Exception):  # misconfigured account or vanished rows: give the lease back
             logger.error(
@@ -390,6 +461,7 @@ class Gateway:
             region_code=region_code,
             meeting_uuid=prepared.meeting_uuid,
             generation=claim.server_generation,
+            valid_until=valid_until,
             audio=(
                 WavPart(audio_part_path(region_code, claim.meeting_id, claim.stream_id, claim.lease_token))
                 if prepared.audio
@@ -401,14 +473,26 @@ class Gateway:
         except ValueError as exc:
             logger.error("gateway.bad_target", extra={"stream_id": claim.stream_id, "error": str(exc)})
             await self.moves.submit(
-                Move(claim.stream_id, (StreamState.FAILED,), cause="gateway.bad_server_urls")
+                Move(
+                    claim.stream_id,
+                    (StreamState.FAILED,),
+                    cause="gateway.bad_server_urls",
+                    lease_token=claim.lease_token,
+                )
             )
             return
         held.sink = StreamSink(held, self.batcher, self.moves, prepared.next_seq)
         held.connection = self._transport(prepared.credentials).open(target, held.sink)
         if claim.state in (StreamState.CONNECTED, StreamState.PAUSED):
             # Taking over from a gateway that died: the stream was connected, now it is not.
-            self.moves.submit(Move(claim.stream_id, (StreamState.INTERRUPTED,), cause="gateway.takeover"))
+            self.moves.submit(
+                Move(
+                    claim.stream_id,
+                    (StreamState.INTERRUPTED,),
+                    cause="gateway.takeover",
+                    lease_token=claim.lease_token,
+                )
+            )
         self.held[claim.stream_id] = held
         held.task = asyncio.create_task(self._hold(held), name=f"stream-{claim.stream_id}")
         logger.info(
@@ -432,7 +516,7 @@ class Gateway:
                 del self.held[held.claim.stream_id]
 
     async def _finish(self, held: HeldStream, outcome: SessionOutcome) -> None:
-        sid = held.claim.stream_id
+        sid, token = held.claim.stream_id, held.claim.lease_token
         reason = None if outcome.stop_reason is None else int(outcome.stop_reason)
         metrics.OUTCOMES.labels(held.region_code, outcome.kind.value).inc()
         _forget(held)
@@ -442,20 +526,28 @@ class Gateway:
         )
         if outcome.kind in (OutcomeKind.STOPPED, OutcomeKind.RESTART_REQUESTED):
             await self.moves.submit(
-                Move(sid, (StreamState.STOPPED,), cause=f"gateway.{outcome.kind.value}", stop_reason=reason)
+                Move(
+                    sid,
+                    (StreamState.STOPPED,),
+                    cause=f"gateway.{outcome.kind.value}",
+                    stop_reason=reason,
+                    lease_token=token,
+                )
             )
             if outcome.kind is OutcomeKind.RESTART_REQUESTED:
                 await hooks.ask_reconcile_from_loop(zoom_account_id="", reason="rtms-restart-requested")
         elif outcome.kind in (OutcomeKind.REFUSED, OutcomeKind.FAILED):
             try:
-                await db(RtmsStream.objects.filter(pk=sid).update)(
+                await db(RtmsStream.objects.filter(pk=sid, lease_token=token).update)(
                     last_error=(outcome.error or outcome.kind.value)[:255]
                 )
             except DatabaseError as exc:  # only the explanation is lost; the move below still fails it
                 logger.warning(
                     "gateway.last_error_not_saved", extra={"stream_id": sid, "error": type(exc).__name__}
                 )
-            await self.moves.submit(Move(sid, (StreamState.FAILED,), cause=f"gateway.{outcome.kind.value}"))
+            await self.moves.submit(
+                Move(sid, (StreamState.FAILED,), cause=f"gateway.{outcome.kind.value}", lease_token=token)
+            )
         elif outcome.kind is OutcomeKind.DUPLICATE:
             # Someone else is connected: never fight. Keep the lease until it lapses, so nobody retries
             # sooner than a TTL (a dying connection of ours may still hold Zoom's slot). Once the refusals
@@ -469,7 +561,9 @@ class Gateway:
                 )
                 give_up = False
             if give_up:
-                await self.moves.submit(Move(sid, (StreamState.FAILED,), cause="gateway.duplicate"))
+                await self.moves.submit(
+                    Move(sid, (StreamState.FAILED,), cause="gateway.duplicate", lease_token=token)
+                )
             else:
                 self.held.pop(sid, None)
                 return
@@ -480,6 +574,11 @@ class Gateway:
             await self.batcher.flush()
             with contextlib.suppress(DatabaseError):
                 await db(stream_release)(owner=self.config.owner, stream_id=sid, token=held.claim.lease_token)
+
+    async def _drop_many(self, sids: list[int], why: str) -> None:
+        """Drop several streams at once, keeping their leases (to lapse): their sockets close together,
+        not one after the other, since all of them must be closed before their leases can pass."""
+        await asyncio.gather(*(self._drop(sid, why, release=False) for sid in sids))
 
     async def _drop(self, sid: int, why: str, *, release: bool) -> None:
         held = self.held.pop(sid, None)

@@ -5,7 +5,7 @@ from rtms.models.audit import AppendOnlyError, AuditLog
 from rtms.models.inbox import Channel, InboundEvent, InboxStatus, RefusedDelivery
 from rtms.models.leases import Lease
 from rtms.models.meetings import Meeting, MeetingTransition, RtmsStream, StreamTransition
-from rtms.models.transcripts import MeetingDetails, RoutedPayload, TranscriptSegment
+from rtms.models.transcripts import MeetingDetails, RoutedPayload, SegmentWriteFence, TranscriptSegment
 
 __all__ = [
     "AccountMode",
@@ -21,6 +21,7 @@ __all__ = [
     "RefusedDelivery",
     "RoutedPayload",
     "RtmsStream",
+    "SegmentWriteFence",
     "StreamTransition",
     "TranscriptSegment",
     "ZoomAccount",

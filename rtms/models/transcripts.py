@@ -87,3 +87,24 @@ class MeetingDetails(models.Model):
 
     def __str__(self) -> str:
         return f"details of meeting {self.meeting_id}"
+
+
+class SegmentWriteFence(models.Model):
+    """Region content: the newest stream lease token allowed to write a stream's segments (fencing).
+
+    A gateway registers its token here when it claims a stream, before it reads where the numbering goes
+    on; every segment write names the token it holds and is refused once a newer one is registered. So a
+    gateway that was paused past its lease, or cut off from the database, can never write over the
+    numbering of the gateway that took the stream over (rtms/gateway/segments.py). Lives beside the
+    segments, because the lease row (control database) may be on another server."""
+
+    stream_id = models.BigIntegerField(primary_key=True)
+    region_code = models.CharField(max_length=63)
+    meeting_id = models.BigIntegerField(db_index=True)
+    token = models.BigIntegerField()
+    fenced_at = models.DateTimeField()
+
+    objects = RegionContentQuerySet["SegmentWriteFence"].as_manager()
+
+    def __str__(self) -> str:
+        return f"stream {self.stream_id} writable with token {self.token}"

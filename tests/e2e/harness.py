@@ -7,20 +7,25 @@ files under ``artifacts/e2e/`` so a failing run can be read afterwards.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
 import requests
 from django.conf import settings
 from django.db import connections
+from psycopg import sql
 
 from tests.eventually import eventually
 
@@ -254,3 +259,115 @@ def wait_subscribed(sim: Any) -> None:
 def ledger(sim: Any, **filters: Any) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = sim.client.ledger(**filters)
     return result
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (``initdb`` on a free port), so it can be cut off, stopped and
+    started again without touching the databases of anyone else on the machine. Its databases start as
+    copies of this run's test databases (schema and the rows the test committed)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="e2e-pg-"))
+        self.data = self.root / "data"
+        self.proc: Proc | None = None
+        self._bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _as_owner(self, argv: list[str]) -> list[str]:
+        # PostgreSQL refuses to run as root; CI and this machine run the tests as root.
+        # runuser lives in /usr/sbin, which a minimal PATH (CI's) leaves out.
+        runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+        return [runuser, "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+    def _run(self, argv: list[str]) -> None:
+        subprocess.run(self._as_owner(argv), check=True, capture_output=True, timeout=120)
+
+    def init(self) -> PrivatePostgres:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user="postgres", group="postgres")
+        self._run(
+            [str(self._bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--no-sync"]
+        )  # fmt: skip
+        return self.start()
+
+    def start(self) -> PrivatePostgres:
+        argv = [
+            str(self._bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.root),
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off", "-c", "max_connections=300",
+        ]  # fmt: skip
+        self.proc = Proc(f"postgres-{self.port}", self._as_owner(argv), {"PATH": os.environ.get("PATH", "")})
+        eventually(self._ready, timeout=60, interval=POLL_S, what="private postgres up", tolerate=ANY_ERROR)
+        return self
+
+    def _ready(self) -> bool:
+        with psycopg.connect(self.url("postgres"), connect_timeout=2) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+
+    def stop(self) -> None:
+        """Fast shutdown: every client is disconnected, new connections are refused."""
+        if self.proc is not None and self.proc.alive():
+            self._run([str(self._bin / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"])
+            self.proc.popen.wait(timeout=30)
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        finally:
+            if self.proc is not None:
+                self.proc.stop()
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def copy_database(self, source_url: str, name: str) -> str:
+        """A copy of ``source_url`` as database ``name`` of this cluster; returns its URL."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        dump = subprocess.run(
+            ["pg_dump", "--no-owner", "--no-privileges", source_url],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", self.url(name)],
+            input=dump.stdout, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        return self.url(name)
+
+    def terminate_backends(self) -> int:
+        """Cut every client connection (pg_terminate_backend); returns how many were cut."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            ).fetchall()
+        return sum(1 for (cut,) in rows if cut)
+
+    def allow_connections(self, databases: list[str], allowed: bool) -> None:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            for name in databases:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                        sql.Identifier(name), sql.SQL("true" if allowed else "false")
+                    )
+                )
+
+    def query(self, database: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url(database), connect_timeout=5) as conn:
+            return list(conn.execute(statement, params).fetchall())
+
+
+def private_database_env(pg: PrivatePostgres) -> dict[str, str]:
+    """DATABASE_URL and REGION_DATABASES for product processes on copies, in ``pg``, of this run's test
+    databases: each alias's database is copied under the alias's name."""
+    urls: dict[str, str] = {}
+    for alias in connections:
+        urls[alias] = pg.copy_database(_url_of(alias), alias)
+    region_dbs = {code: urls[alias] for code, alias in settings.REGION_DATABASES.by_region.items()}
+    if settings.REGION_DATABASES.fallback_alias is not None:
+        region_dbs["*"] = urls[settings.REGION_DATABASES.fallback_alias]
+    return {"DATABASE_URL": urls["default"], "REGION_DATABASES": json.dumps(region_dbs)}

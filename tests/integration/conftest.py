@@ -8,6 +8,7 @@ import pytest
 
 from regions.models import Region
 from regions.storage import content_alias
+from rtms.gateway.segments import Writer, segments_fence
 from rtms.models import Meeting, RtmsStream, TranscriptSegment
 from rtms.personal import details_of, details_save
 
@@ -70,6 +71,20 @@ def make_stream() -> MakeStream:
         }
         defaults.update(fields)
         return RtmsStream.objects.create(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def make_held_stream(make_stream: MakeStream) -> MakeStream:
+    """A stream as a gateway holds it with lease token 0, the token test segments carry by default: its
+    segments may be written (rtms/gateway/segments.py refuses those of a stream nobody fenced)."""
+
+    def make(meeting: Meeting, **fields: Any) -> RtmsStream:
+        stream = make_stream(meeting, **fields)
+        if stream.region is not None:
+            segments_fence(stream.region.code, [Writer(stream.pk, stream.meeting_id, 0)])
+        return stream
 
     return make
 

@@ -113,10 +113,10 @@ async def _gateway_flush(segments: list[Segment]) -> None:
 
 @pytest.fixture
 def eu_meeting(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream, add_segments: AddSegments
+    eu: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream, add_segments: AddSegments
 ) -> Meeting:
     meeting = make_meeting(eu, topic="EU board meeting")
-    stream = make_stream(meeting, state=StreamState.CONNECTED)
+    stream = make_held_stream(meeting, state=StreamState.CONNECTED)
     add_segments(stream, [("Anna", "one"), ("Ben", "two"), ("Anna", "three")])
     return meeting
 
@@ -202,12 +202,12 @@ async def test_a_reconnect_with_after_gets_only_what_it_missed(
 
 
 async def test_the_cursor_is_per_stream_when_a_meeting_has_a_second_stream(
-    eu_meeting: Meeting, session_cookie: Cookie, make_stream: MakeStream, add_segments: AddSegments
+    eu_meeting: Meeting, session_cookie: Cookie, make_held_stream: MakeStream, add_segments: AddSegments
 ) -> None:
     cookie = await sync_to_async(session_cookie)("eva", region="eu-central")
     first = await sync_to_async(RtmsStream.objects.get)(meeting=eu_meeting)
     await sync_to_async(stream_transition)(first.pk, StreamState.STOPPED, cause="test")
-    second = await sync_to_async(make_stream)(eu_meeting, state=StreamState.CONNECTED)
+    second = await sync_to_async(make_held_stream)(eu_meeting, state=StreamState.CONNECTED)
     await sync_to_async(add_segments)(second, [("Chloé", "again one"), ("Chloé", "again two")])
 
     ws = await _open(f"/ws/live/{eu_meeting.pk}/?after={first.pk}:3,{second.pk}:1", cookie)
@@ -242,14 +242,14 @@ async def test_a_lost_live_message_is_filled_from_the_database(
 
 
 async def test_segments_of_a_stream_that_is_not_the_meetings_are_never_forwarded(
-    eu_meeting: Meeting, session_cookie: Cookie, make_meeting: MakeMeeting, make_stream: MakeStream
+    eu_meeting: Meeting, session_cookie: Cookie, make_meeting: MakeMeeting, make_held_stream: MakeStream
 ) -> None:
     """Issue #19: whatever reaches the meeting's group (once, another deployment's gateway on the same
     Redis), the page shows only lines of the meeting's own streams."""
     cookie = await sync_to_async(session_cookie)("eva", region="eu-central")
     stream = await sync_to_async(RtmsStream.objects.select_related("region").get)(meeting=eu_meeting)
     other_meeting = await sync_to_async(make_meeting)(stream.region, topic="Someone else's")
-    other = await sync_to_async(make_stream)(other_meeting, state=StreamState.CONNECTED)
+    other = await sync_to_async(make_held_stream)(other_meeting, state=StreamState.CONNECTED)
     ws = await _open(f"/ws/live/{eu_meeting.pk}/", cookie)
     await _until(ws, "caught_up")
 
@@ -387,14 +387,14 @@ async def test_a_transition_succeeds_when_redis_is_unreachable(eu_meeting: Meeti
 
 # --- the list socket -----------------------------------------------------------------------------------
 async def test_the_list_socket_sends_rows_of_the_users_regions_only(
-    eu: Region, us: Region, make_meeting: MakeMeeting, make_stream: MakeStream, session_cookie: Cookie
+    eu: Region, us: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream, session_cookie: Cookie
 ) -> None:
     cookie = await sync_to_async(session_cookie)("eva", region="eu-central")
     ws = await _open("/ws/live/", cookie)
     assert (await ws.receive_json_from(timeout=TIMEOUT))["type"] == "ready"
-    us_stream = await sync_to_async(make_stream)(await sync_to_async(make_meeting)(us, topic="US call"))
+    us_stream = await sync_to_async(make_held_stream)(await sync_to_async(make_meeting)(us, topic="US call"))
     eu_meeting = await sync_to_async(make_meeting)(eu, topic="EU call")
-    eu_stream = await sync_to_async(make_stream)(eu_meeting)
+    eu_stream = await sync_to_async(make_held_stream)(eu_meeting)
     await sync_to_async(stream_transition)(us_stream.pk, StreamState.CONNECTING, cause="test")
     await sync_to_async(stream_transition)(eu_stream.pk, StreamState.CONNECTING, cause="test")
     rows: list[dict[str, Any]] = []

@@ -78,10 +78,10 @@ class Recorder:
 
 
 async def test_run_stores_every_segment_once_and_publishes_each_batch_after_its_commit_in_order(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream
+    eu: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream
 ) -> None:
     meeting = await sync_to_async(make_meeting)(eu)
-    streams = [await sync_to_async(make_stream)(meeting) for _ in range(3)]
+    streams = [await sync_to_async(make_held_stream)(meeting) for _ in range(3)]
     recorder = Recorder()
     batcher = SegmentBatcher(interval_s=0.02, max_rows=7, publish=recorder)
     stop = asyncio.Event()
@@ -107,9 +107,9 @@ async def test_run_stores_every_segment_once_and_publishes_each_batch_after_its_
 
 
 async def test_published_waits_for_every_committed_batch(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream
+    eu: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream
 ) -> None:
-    stream = await sync_to_async(make_stream)(await sync_to_async(make_meeting)(eu))
+    stream = await sync_to_async(make_held_stream)(await sync_to_async(make_meeting)(eu))
     release = asyncio.Event()
     seen: list[list[Key]] = []
 
@@ -130,10 +130,10 @@ async def test_published_waits_for_every_committed_batch(
 
 
 async def test_a_failing_or_hanging_publish_does_not_stop_later_batches(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream, monkeypatch: pytest.MonkeyPatch
+    eu: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(segments_module, "PUBLISH_TIMEOUT_S", 0.2)
-    stream = await sync_to_async(make_stream)(await sync_to_async(make_meeting)(eu))
+    stream = await sync_to_async(make_held_stream)(await sync_to_async(make_meeting)(eu))
     calls: list[list[Key]] = []
     hang_cancelled = asyncio.Event()
 
@@ -167,11 +167,11 @@ async def test_a_failing_or_hanging_publish_does_not_stop_later_batches(
 
 
 async def test_publishes_beyond_the_backlog_are_dropped_but_every_batch_is_stored(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream, monkeypatch: pytest.MonkeyPatch
+    eu: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(segments_module, "PUBLISH_BACKLOG", 2)
     monkeypatch.setattr(segments_module, "PUBLISH_TIMEOUT_S", 60.0)
-    stream = await sync_to_async(make_stream)(await sync_to_async(make_meeting)(eu))
+    stream = await sync_to_async(make_held_stream)(await sync_to_async(make_meeting)(eu))
     release = asyncio.Event()
     seen: list[list[Key]] = []
 
@@ -195,10 +195,10 @@ async def test_publishes_beyond_the_backlog_are_dropped_but_every_batch_is_store
 
 
 async def test_each_regions_batch_is_stored_in_its_own_database_and_published_after_commit(
-    eu: Region, us: Region, make_meeting: MakeMeeting, make_stream: MakeStream
+    eu: Region, us: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream
 ) -> None:
-    eu_stream = await sync_to_async(make_stream)(await sync_to_async(make_meeting)(eu))
-    us_stream = await sync_to_async(make_stream)(await sync_to_async(make_meeting)(us))
+    eu_stream = await sync_to_async(make_held_stream)(await sync_to_async(make_meeting)(eu))
+    us_stream = await sync_to_async(make_held_stream)(await sync_to_async(make_meeting)(us))
     recorder = Recorder()
     batcher = SegmentBatcher(interval_s=60, max_rows=1000, publish=recorder)
     for seq in (1, 2):
@@ -219,10 +219,10 @@ async def test_each_regions_batch_is_stored_in_its_own_database_and_published_af
 
 
 async def test_segment_next_seqs_is_one_without_rows_and_max_plus_one_otherwise(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream, add_segments: AddSegments
+    eu: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream, add_segments: AddSegments
 ) -> None:
     meeting = await sync_to_async(make_meeting)(eu)
-    empty, three, gapped = [await sync_to_async(make_stream)(meeting) for _ in range(3)]
+    empty, three, gapped = [await sync_to_async(make_held_stream)(meeting) for _ in range(3)]
     await sync_to_async(add_segments)(three, [("Anna", "a"), ("Ben", "b"), ("Anna", "c")])
     await sync_to_async(segments_write)([_segment(gapped, 2), _segment(gapped, 9)])
     assert await sync_to_async(segment_next_seqs)("eu-central", [empty.pk, three.pk, gapped.pk]) == {
@@ -236,13 +236,13 @@ async def test_segment_next_seqs_is_one_without_rows_and_max_plus_one_otherwise(
 
 
 async def test_segments_write_stores_every_column_and_counts_only_new_rows(
-    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream
+    eu: Region, make_meeting: MakeMeeting, make_held_stream: MakeStream
 ) -> None:
-    stream = await sync_to_async(make_stream)(await sync_to_async(make_meeting)(eu))
+    stream = await sync_to_async(make_held_stream)(await sync_to_async(make_meeting)(eu))
     full = _segment(stream, 1, "ünïcode, 'quotes' and {braces}")
     sparse = Segment("eu-central", stream.meeting_id, stream.pk, 2, None, "B" * 250, "", None, None, None)
-    assert await sync_to_async(segments_write)([full, sparse]) == 2
-    assert await sync_to_async(segments_write)([sparse, _segment(stream, 3)]) == 1, "only seq 3 is new"
+    assert (await sync_to_async(segments_write)([full, sparse])).new == 2
+    assert (await sync_to_async(segments_write)([sparse, _segment(stream, 3)])).new == 1, "only seq 3 is new"
 
     @sync_to_async
     def rows() -> list[tuple[object, ...]]:

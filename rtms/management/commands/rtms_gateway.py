@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import start_http_server
 
+from controlplane.persistent_connections import use_persistent_connections
 from controlplane.runtime.asyncio_tls import limit_tls_read_buffers
 from regions.models import Region
 from regions.startup import refuse_unstorable_regions
@@ -55,6 +56,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        use_persistent_connections()
         code = options["region"]
         if not Region.objects.filter(code=code, active=True).exists():
             raise CommandError(f"unknown or inactive region {code!r}")
@@ -88,6 +90,7 @@ class Command(BaseCommand):
             duplicate_window=settings.RTMS_SIGNALING_RECONNECT_WINDOW * 1.5,
             server_hosts=tuple(settings.RTMS_SERVER_HOSTS),
             allow_plain_ws=settings.RTMS_ALLOW_PLAIN_WS,
+            buffer_max_segments=settings.GATEWAY_BUFFER_MAX_SEGMENTS,
         )
         # Each segment makes short-lived objects; with the default young-generation threshold (700) many
         # of them were still alive at a collection, got promoted and brought on full collections of

@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 from prometheus_client import Gauge, start_http_server
 
+from controlplane.persistent_connections import use_persistent_connections
 from rtms import hooks
 from rtms.accounts import account_api_credentials
 from rtms.asyncdb import db
@@ -132,6 +133,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        use_persistent_connections()
         if options["metrics_port"]:
             start_http_server(options["metrics_port"], addr="127.0.0.1")
         gc.freeze()  # start-up objects live as long as the process: keep them out of full collections

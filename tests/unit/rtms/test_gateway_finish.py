@@ -15,7 +15,7 @@ from rtms.gateway import runner
 from rtms.gateway.claims import Claim, stream_release
 from rtms.gateway.moves import Move
 from rtms.gateway.runner import Gateway, GatewayConfig, HeldStream
-from rtms.gateway.segments import Segment
+from rtms.gateway.segments import Segment, Written
 from rtms.lifecycle import StreamState
 from rtms.zoom.media import MediaClientConfig
 from rtms.zoom.transport import OutcomeKind, SessionOutcome
@@ -120,8 +120,9 @@ async def test_a_stopped_streams_last_lines_are_written_before_its_lease_is_give
     caught one such line). The flush comes first, and waits for a flush already under way."""
     order: list[str] = []
 
-    def write_batch(batch: list[Any]) -> None:
+    def write_batch(batch: list[Any]) -> Written:
         order.append(f"write {len(batch)}")
+        return Written(len(batch), frozenset())
 
     async def release(**kwargs: Any) -> bool:
         order.append("release")
