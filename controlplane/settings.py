@@ -430,7 +430,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT.total_seconds()}
+# kombu sweeps unacknowledged messages back to their queues only every unacked_restore_interval x
+# unacked_restore_throttle seconds (10 x 10 by default): a task whose worker was killed came back after up to
+# 100 s, past Zoom's 60 s window, whatever the visibility timeout (tests/e2e/test_worker_faults.py). Every
+# fifth of the visibility timeout, each sweep scanning, redelivers it within 1.2 visibility timeouts.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT.total_seconds(),
+    "unacked_restore_interval": max(1, int(CELERY_VISIBILITY_TIMEOUT.total_seconds() / 5)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Keep our JSON log lines in workers too (Celery would otherwise replace the root logger's format).

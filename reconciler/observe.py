@@ -4,6 +4,11 @@
 listed. The endpoint is Resource-intensive (10-20 calls a minute per account, shared by every caller): a
 per-account budget in the shared cache is checked before each call, and a 429 or a spent budget leaves the
 observation incomplete, which ends nothing (reconciler/core.py).
+
+The budget fails closed. A cache that cannot be reached spends nothing: the run stops there and is tried
+again by the next one (``BUDGET_UNAVAILABLE``). A cache that comes back empty (Redis restarted without
+persistence) does not hand out a fresh budget either: the calls finished runs recorded in the window are
+counted in again first, each at its run's end (later than it was made, so it counts for longer).
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
+from redis.exceptions import RedisError
 
 from reconciler.core import LiveMeeting
+from reconciler.models import ReconcileRun
 from rtms.zoom.api import ZoomApi, ZoomApiError, ZoomRateLimited, ZoomUnavailable
 
 logger = logging.getLogger(__name__)
@@ -70,13 +79,44 @@ return {0, used, wait_ms}
 """
 
 
+BUDGET_UNAVAILABLE = "call budget unavailable (cache unreachable)"
+
+
+def _budget_key(zoom_account_id: str) -> str:
+    return f"rtms:reconcile-budget:{zoom_account_id}"
+
+
+def _recount(client: Any, zoom_account_id: str) -> None:
+    """The window is gone from the cache (or nothing was called in it): count in the calls that runs which
+    finished inside it recorded, so a restarted cache cannot double the budget. A no-op when there are none.
+    One run per account at a time (its lease) takes from the budget, so nobody races this."""
+    window = settings.RECONCILE_BUDGET_WINDOW
+    recent = ReconcileRun.objects.filter(
+        account__zoom_account_id=zoom_account_id, finished_at__gte=timezone.now() - window, api_calls__gt=0
+    ).values_list("pk", "finished_at", "api_calls")
+    members = {
+        f"run:{pk}:{n}": finished_at.timestamp()
+        for pk, finished_at, calls in recent
+        if finished_at is not None  # the filter excludes None; the type does not know
+        for n in range(calls)
+    }
+    if members:
+        key = _budget_key(zoom_account_id)
+        client.zadd(key, members, nx=True)
+        client.pexpire(key, int(window.total_seconds() * 1000))
+        logger.info("reconcile.budget_recounted", extra={"account": zoom_account_id, "calls": len(members)})
+
+
 def _budget(zoom_account_id: str, *, take: bool) -> tuple[bool, int, float]:
-    """(taken, calls in the window, seconds until a slot frees)."""
+    """(taken, calls in the window, seconds until a slot frees). Raises RedisError when the cache cannot be
+    reached."""
     client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    if take and not client.exists(_budget_key(zoom_account_id)):
+        _recount(client, zoom_account_id)
     taken, used, wait_ms = client.eval(
         _SLIDING_WINDOW,
         1,
-        f"rtms:reconcile-budget:{zoom_account_id}",
+        _budget_key(zoom_account_id),
         settings.RECONCILE_BUDGET_WINDOW.total_seconds(),
         settings.RECONCILE_METRICS_CALLS_PER_MINUTE,
         "take" if take else "peek",
@@ -114,7 +154,15 @@ def observe_live(
     token = ""
     pages = calls = 0
     while True:
-        if not _take_budget(zoom_account_id, wait_until=wait_until):
+        try:
+            taken = _take_budget(zoom_account_id, wait_until=wait_until)
+        except RedisError as exc:
+            logger.warning(
+                "reconcile.budget_unavailable",
+                extra={"account": zoom_account_id, "error": type(exc).__name__},
+            )
+            return Observed(tuple(meetings.values()), False, pages, calls, BUDGET_UNAVAILABLE)
+        if not taken:
             return Observed(tuple(meetings.values()), False, pages, calls, "rate budget spent")
         calls += 1
         try:
@@ -162,7 +210,11 @@ def observe_past(
     token = ""
     calls = 0
     while True:
-        if not _take_budget(zoom_account_id):
+        try:
+            taken = _take_budget(zoom_account_id)
+        except RedisError:  # fail closed: no call without the budget
+            return PastObserved(None, calls)
+        if not taken:
             return PastObserved(None, calls)
         calls += 1
         try:

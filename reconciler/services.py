@@ -32,7 +32,7 @@ from reconciler.creates import (
     waiting_start_events,
 )
 from reconciler.models import ReconcileRun, RunStatus
-from reconciler.observe import PastObserved, observe_live, observe_past
+from reconciler.observe import BUDGET_UNAVAILABLE, Observed, PastObserved, observe_live, observe_past
 from reconciler.threads import apply_each
 from regions.residency import MeetingFacts
 from rtms.capture import StartCheck, rtms_restart, start_checks
@@ -299,6 +299,20 @@ def meetings_adopt(account: ZoomAccount, live_uuids: list[str]) -> int:
     return adopted
 
 
+def _finish_delayed(run: ReconcileRun, observed: Observed, clock: Clock) -> ReconcileRun:
+    ReconcileRun.objects.filter(pk=run.pk).update(
+        finished_at=clock.now(),
+        status=RunStatus.PARTIAL,
+        pages=observed.pages,
+        api_calls=observed.api_calls,
+        meetings_seen=len(observed.live),
+        errors=[observed.error],
+    )
+    run.refresh_from_db()
+    logger.warning("reconcile.delayed", extra={"run_id": run.pk, "account": run.account.zoom_account_id})
+    return run
+
+
 def reconcile_account(
     account: ZoomAccount, *, trigger: str, api_factory: ApiFactory, clock: Clock = SYSTEM_CLOCK
 ) -> ReconcileRun:
@@ -312,6 +326,10 @@ def reconcile_account(
     box = run_time_box()
     started = time.monotonic()
     observed = observe_live(api, account.zoom_account_id, now, wait_until=started + box / 2)
+    if observed.error == BUDGET_UNAVAILABLE:
+        # Without the shared budget nothing may call Zoom (nor pace its status calls): the run is put off
+        # to the next one, whatever it had observed.
+        return _finish_delayed(run, observed, clock)
     meetings_adopt(account, [live.uuid for live in observed.live])
     the_plan = plan(Observation(observed.complete, observed.live, known_live(account)), now, _policy())
     snapshot = rules_snapshot()

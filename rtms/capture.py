@@ -21,10 +21,13 @@ participant's decision to stop (consent): only the people in the meeting can.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
@@ -33,6 +36,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from rtms import metrics
 from rtms.accounts import rtms_app_credentials
+from rtms.leases import lease_held
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState
 from rtms.models import Meeting, RtmsStream
 from rtms.selectors import meeting_erased
@@ -201,9 +205,33 @@ def _stopped_unseen_stream(api: ZoomApi, meeting: Meeting, client_id: str, clock
 
 
 # --- ingest -----------------------------------------------------------------------------------------------
+class StartInFlight(Exception):
+    """Another run of the same start holds its lease: this one must not call Zoom now (retry later)."""
+
+
+def start_lease_ttl() -> timedelta:
+    """Long enough for one start: the status turn and Zoom's answer, each bounded by the HTTP timeout. A
+    run killed mid-call holds it no longer than this, short of the broker's redelivery in production."""
+    return timedelta(seconds=settings.ZOOM_HTTP_TIMEOUT.total_seconds() * 3)
+
+
 def rtms_start(meeting_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
     """The start claimed when ``meeting.started`` was applied. Transient Zoom trouble raises (the task
-    retries); anything else is recorded and returned."""
+    retries); anything else is recorded and returned.
+
+    One run at a time per meeting, by a database lease: a task held past the broker's visibility timeout
+    is delivered again while it still runs, and two runs that both found no start recorded would both
+    call Zoom (the second start then meets the first one's stream). The second run raises StartInFlight
+    and retries; by then the first has recorded its call, or failed and let go."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    with lease_held(f"rtms-start:{meeting_id}", owner, start_lease_ttl()) as held:
+        if held is None:
+            logger.info("rtms.start_in_flight", extra={"meeting_id": meeting_id})
+            raise StartInFlight(meeting_id)
+        return _rtms_start_once(meeting_id, clock=clock)
+
+
+def _rtms_start_once(meeting_id: int, *, clock: Clock) -> str:
     meeting = Meeting.objects.select_related("account").get(pk=meeting_id)
     if meeting.rtms_start_called_at is not None:
         return "already_called"  # a redelivered task must not call Zoom twice

@@ -72,6 +72,29 @@ def lease_renew(held: HeldLease, ttl: timedelta) -> bool:
         return bool(cursor.rowcount == 1)
 
 
+_STILL_HELD = """
+SELECT 1 FROM rtms_lease
+ WHERE name = %(name)s AND owner = %(owner)s AND token = %(token)s AND expires_at > clock_timestamp()
+   FOR SHARE
+"""
+
+
+class LeaseLost(Exception):
+    """The lease a write was fenced by is no longer ours: the write was not made."""
+
+
+def lease_fence(held: HeldLease) -> None:
+    """Inside a transaction, before a write made on the strength of ``held``: raises LeaseLost unless the
+    lease is still ours and unexpired, and keeps it locked until commit, so nobody can take it over
+    between this check and the write (fencing by token)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("lease_fence guards a write in the same transaction: call it inside atomic()")
+    with connection.cursor() as cursor:
+        cursor.execute(_STILL_HELD, {"name": held.name, "owner": held.owner, "token": held.token})
+        if cursor.fetchone() is None:
+            raise LeaseLost(held.name)
+
+
 def lease_release(held: HeldLease) -> None:
     """Expire our lease at once so a standby can take over without waiting for the TTL."""
     with connection.cursor() as cursor:
@@ -90,7 +113,8 @@ def lease_held(name: str, owner: str, ttl: timedelta) -> Iterator[HeldLease | No
             lease_release(held)
 
 
-Work = Callable[[asyncio.Event], Coroutine[object, object, None]]
+# The leader's work: told to stop by the event, given the lease it runs under (to fence its writes).
+Work = Callable[[asyncio.Event, HeldLease], Coroutine[object, object, None]]
 
 
 @dataclass(frozen=True)
@@ -133,7 +157,7 @@ class LeaderLease:
     async def _lead(self, held: HeldLease, stop: asyncio.Event, work: Work) -> None:
         self._log("leader_acquired", logging.INFO, token=held.token)
         work_stop = asyncio.Event()
-        task = asyncio.create_task(work(work_stop), name=f"lead-{self.name}")
+        task = asyncio.create_task(work(work_stop, held), name=f"lead-{self.name}")
         last_renewed = time.monotonic()
         try:
             while not stop.is_set() and not task.done():

@@ -101,6 +101,9 @@ def apply_event(self: Task[Any, Any], *, event_id: int) -> str:
 def start_rtms(self: Task[Any, Any], *, meeting_id: int) -> str:
     try:
         return capture.rtms_start(meeting_id)
+    except capture.StartInFlight as exc:
+        # Another run of this start is calling Zoom: ask again once it has had the time to finish.
+        raise self.retry(exc=exc, countdown=capture.start_lease_ttl().total_seconds() / 3) from None
     except TRANSIENT as exc:
         _retry_or_fail(self, exc, on_give_up=lambda e: capture.rtms_start_failed(meeting_id, e))
         return "failed"

@@ -150,9 +150,16 @@ class SimClient:
         path_prefix: str | None = None,
         times: int | None = None,
         method: str | None = None,
+        delay_s: float | None = None,
     ) -> int:
         body: dict[str, Any] = {"status": status}
-        for k, v in (("path", path), ("path_prefix", path_prefix), ("times", times), ("method", method)):
+        for k, v in (
+            ("path", path),
+            ("path_prefix", path_prefix),
+            ("times", times),
+            ("method", method),
+            ("delay_s", delay_s),
+        ):
             if v is not None:
                 body[k] = v
         return int(self._call("POST", "/_sim/faults/rest", json=body)["id"])

@@ -10,7 +10,7 @@ from zoomsim.clock import monotonic
 
 CHANNELS = ("webhook", "ws")
 EVENT_ACTIONS = ("deliver", "drop", "duplicate", "delay")
-REST_STATUSES = (429, 500, 502, 503, 504, "timeout")
+REST_STATUSES = (429, 500, 502, 503, 504, "timeout", "delay")
 
 
 class FaultError(ValueError):
@@ -44,6 +44,7 @@ class RestFault:
     path_prefix: str | None = None
     method: str | None = None
     times: int | None = None
+    delay_s: float = 0.0  # "delay": simulated seconds before the request is handled as usual
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -120,6 +121,9 @@ class Faults:
         times = spec.get("times")
         if times is not None and (not isinstance(times, int) or times < 1):
             raise FaultError("times must be a positive integer")
+        delay_s = spec.get("delay_s", 0.0)
+        if status == "delay" and (not isinstance(delay_s, int | float) or delay_s <= 0):
+            raise FaultError("a delay fault needs delay_s, a positive number of simulated seconds")
         rule = RestFault(
             id=next(self._ids),
             status=status,
@@ -127,6 +131,7 @@ class Faults:
             path_prefix=spec.get("path_prefix"),
             method=spec.get("method"),
             times=times,
+            delay_s=float(delay_s) if status == "delay" else 0.0,
         )
         self.rest_rules.append(rule)
         return rule

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from zoomsim import ids
 from zoomsim.clock import iso_z, monotonic, utcnow
+from zoomsim.faults import RestFault
 from zoomsim.oauth import APP_SCOPES, S2S_SCOPES, OAuthError, Token
 from zoomsim.ratelimit import RateLimiter, Verdict
 from zoomsim.sim import SIM_KEY, SimError, Simulator
@@ -80,26 +81,7 @@ async def rest_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if rule is not None:
             request[LEDGER]["fault_rule"] = rule.id
             sim.ledger.record("fault.applied", channel="rest", rule=rule.id, path=path, status=rule.status)
-            if rule.status == "timeout":
-                request[LEDGER]["reason"] = "fault_timeout"
-                await asyncio.sleep(sim.config.rest_timeout_fault_hold_real_s)
-                raise RestError(504, {"code": 504, "message": "Gateway Timeout"}, reason="fault_timeout")
-            status = int(rule.status)
-            if status == 429:
-                raise RestError(
-                    429,
-                    {"code": 429, "message": MSG_RATE_QPS},
-                    reason="fault",
-                    headers={"X-RateLimit-Category": "Resource-intensive", "X-RateLimit-Type": "QPS"},
-                )
-            raise RestError(
-                status,
-                {
-                    "code": status,
-                    "message": "Internal Server Error" if status == 500 else "Service Unavailable",
-                },
-                reason="fault",
-            )
+            await _apply_rest_fault(sim, request, rule)
         response = await handler(request)
     except RestError as exc:
         response = _json(exc.status, exc.body, exc.headers)
@@ -120,6 +102,35 @@ async def rest_middleware(request: web.Request, handler: Handler) -> web.StreamR
         **info,
     )
     return response
+
+
+async def _apply_rest_fault(sim: Simulator, request: web.Request, rule: RestFault) -> None:
+    """An injected fault: raises the error it answers with; a ``delay`` returns once the delay has passed,
+    and the request is then handled as usual (a slow Zoom, which may answer a caller that gave up)."""
+    if rule.status == "delay":
+        request[LEDGER]["reason"] = "fault_delay"
+        await sim.sleep(rule.delay_s)
+        return
+    if rule.status == "timeout":
+        request[LEDGER]["reason"] = "fault_timeout"
+        await asyncio.sleep(sim.config.rest_timeout_fault_hold_real_s)
+        raise RestError(504, {"code": 504, "message": "Gateway Timeout"}, reason="fault_timeout")
+    status = int(rule.status)
+    if status == 429:
+        raise RestError(
+            429,
+            {"code": 429, "message": MSG_RATE_QPS},
+            reason="fault",
+            headers={"X-RateLimit-Category": "Resource-intensive", "X-RateLimit-Type": "QPS"},
+        )
+    raise RestError(
+        status,
+        {
+            "code": status,
+            "message": "Internal Server Error" if status == 500 else "Service Unavailable",
+        },
+        reason="fault",
+    )
 
 
 # ---- OAuth --------------------------------------------------------------------------------------

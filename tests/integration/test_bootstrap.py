@@ -36,4 +36,8 @@ def test_celery_is_json_only_with_late_acks() -> None:
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.task_default_queue == "control"
-    assert conf.broker_transport_options["visibility_timeout"] < 60
+    options = conf.broker_transport_options
+    assert options["visibility_timeout"] < 60
+    # A lost task is swept back to its queue in time too, not at kombu's default 100 s.
+    sweep_s = options["unacked_restore_interval"] * options["unacked_restore_throttle"]
+    assert options["visibility_timeout"] + sweep_s < 60

@@ -5,12 +5,23 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
-from rtms.leases import LeaderLease, lease_acquire, lease_held, lease_release, lease_renew
-from rtms.models import Lease
+from rtms.leases import (
+    HeldLease,
+    LeaderLease,
+    LeaseLost,
+    lease_acquire,
+    lease_fence,
+    lease_held,
+    lease_release,
+    lease_renew,
+)
+from rtms.management.commands.zoom_events import _ingest_while_leading
+from rtms.models import InboundEvent, Lease
 from tests.eventually import eventually, eventually_async
+from tests.support import event_body, meeting_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +80,8 @@ async def test_a_leader_that_loses_its_lease_stops_its_work_and_leads_again_once
     runs: list[str] = []
     stopped: list[str] = []
 
-    async def work(work_stop: asyncio.Event) -> None:
+    async def work(work_stop: asyncio.Event, held: HeldLease) -> None:
+        assert held.name == "events:acc" and held.owner == "gw-a"
         runs.append("started")
         try:
             await work_stop.wait()
@@ -99,3 +111,45 @@ async def test_a_leader_that_loses_its_lease_stops_its_work_and_leads_again_once
 def _steal(name: str, owner: str) -> None:
     Lease.objects.filter(name=name).update(expires_at=timezone.now())
     assert lease_acquire(name, owner, timedelta(seconds=2)) is not None
+
+
+def test_a_write_fenced_by_a_lease_is_made_only_while_the_lease_is_ours() -> None:
+    held = lease_acquire("events:acc", "gw-a", TTL)
+    assert held is not None
+    with transaction.atomic():
+        lease_fence(held)  # ours: the write may go ahead
+    Lease.objects.filter(name="events:acc").update(expires_at=timezone.now())
+    with pytest.raises(LeaseLost), transaction.atomic():
+        lease_fence(held)  # lapsed, though nobody took it yet
+    taken = lease_acquire("events:acc", "gw-b", TTL)
+    assert taken is not None
+    with pytest.raises(LeaseLost), transaction.atomic():
+        lease_fence(held)  # passed on: the old token never writes again
+    with transaction.atomic():
+        lease_fence(taken)
+
+
+@pytest.mark.django_db(transaction=True)  # outside any transaction, as a caller who forgot atomic() is
+def test_a_lease_fence_outside_a_transaction_is_a_programming_error() -> None:
+    held = lease_acquire("events:acc", "gw-a", TTL)
+    assert held is not None
+    with pytest.raises(RuntimeError, match="inside atomic"):
+        lease_fence(held)
+
+
+def test_the_event_subscriber_stores_an_event_only_while_it_leads() -> None:
+    held = lease_acquire("events:test-account", "sub-a", TTL)
+    assert held is not None
+
+    def body(n: int) -> dict[str, object]:
+        return event_body(
+            "meeting.started", meeting_payload(f"fenced-{n}==", 900 + n), event_ts=1_760_000_000_000 + n
+        )
+
+    _ingest_while_leading(held, body(1), source_account_pk=None)
+    Lease.objects.filter(name=held.name).update(expires_at=timezone.now())
+    assert lease_acquire(held.name, "sub-b", TTL) is not None  # a paused leader's lease passed on
+    with pytest.raises(LeaseLost):
+        _ingest_while_leading(held, body(2), source_account_pk=None)
+    stored = set(InboundEvent.objects.values_list("meeting_uuid", flat=True))
+    assert stored == {"fenced-1=="}, "the event read after the lease passed on is not stored"

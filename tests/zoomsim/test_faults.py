@@ -116,6 +116,19 @@ def test_rest_fault_timeout_and_prefix(make_sim: Any) -> None:
     assert metrics(sim, token).status_code == 200
 
 
+def test_rest_fault_delay_handles_the_request_late_even_if_the_caller_gave_up(sim: SimServer) -> None:
+    token = s2s_token(sim.base_url)
+    # sim's time scale is 0.01: 100 simulated seconds hold the call 1 s.
+    sim.client.rest_fault("delay", path="/v2/metrics/meetings", delay_s=100, times=1)
+    with pytest.raises(requests.Timeout):
+        metrics(sim, token, timeout=0.2)
+    calls = eventually(lambda: sim.client.ledger(kind="rest.call"), timeout=10, what="the late call handled")
+    assert [(c["status"], c.get("reason")) for c in calls] == [(200, "fault_delay")]
+    assert metrics(sim, token).status_code == 200
+    with pytest.raises(SimClientError, match="delay_s"):
+        sim.client.rest_fault("delay", path="/v2/x")
+
+
 def test_rest_fault_on_oauth(sim: SimServer) -> None:
     from tests.zoomsim.conftest import S2S_APP, token_response
 

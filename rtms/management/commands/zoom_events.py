@@ -16,12 +16,13 @@ import os
 import signal
 import socket
 import uuid
+from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from prometheus_client import Gauge, start_http_server
 
 from controlplane.persistent_connections import use_persistent_connections
@@ -30,7 +31,7 @@ from rtms.accounts import account_api_credentials
 from rtms.asyncdb import db
 from rtms.inbox.receive import ingest
 from rtms.inbox.refused import delivery_refuse
-from rtms.leases import LeaderLease
+from rtms.leases import HeldLease, LeaderLease, LeaseLost, lease_fence
 from rtms.models import Channel, ZoomAccount
 from rtms.zoom.credentials import MissingCredentials
 from rtms.zoom.events import EventSubscription, SubscriptionConfig
@@ -42,6 +43,13 @@ logger = logging.getLogger(__name__)
 LEADER = Gauge("rtms_events_leader", "1 while this process holds the account's event connection", ["account"])
 CONNECTED = Gauge("rtms_events_connected", "1 while the Zoom event WebSocket is open", ["account"])
 STORE_ATTEMPTS = 3
+
+
+def _ingest_while_leading(held: HeldLease, body: dict[str, object], *, source_account_pk: int | None) -> None:
+    """Store an event only while ``held`` is still this process's lease (raises LeaseLost otherwise)."""
+    with transaction.atomic():
+        lease_fence(held)
+        ingest(body, channel=Channel.WEBSOCKET, source_account_pk=source_account_pk)
 
 
 class AccountSubscriber:
@@ -65,10 +73,15 @@ class AccountSubscriber:
     async def _token(self, force_refresh: bool) -> str:
         return str(await sync_to_async(self.api.access_token)(force_refresh=force_refresh))
 
-    async def _store(self, body: dict[str, object]) -> None:
+    async def _store(self, held: HeldLease, body: dict[str, object]) -> None:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                await db(ingest)(body, channel=Channel.WEBSOCKET, source_account_pk=self.account.pk)
+                await db(_ingest_while_leading)(held, body, source_account_pk=self.account.pk)
+                return
+            except LeaseLost:
+                # Read from the socket after the lease passed on (this process was paused, say): the new
+                # leader's connection receives the events now; this one stores nothing more.
+                logger.warning("events.fenced", extra={"account": self.label, "token": held.token})
                 return
             except ProtocolError as exc:  # ingest counted and recorded the refusal
                 logger.warning(
@@ -102,13 +115,13 @@ class AccountSubscriber:
         )
         await leader.run(stop, self._lead)
 
-    async def _lead(self, sub_stop: asyncio.Event) -> None:
+    async def _lead(self, sub_stop: asyncio.Event, held: HeldLease) -> None:
         """The work of the leader: hold the account's event connection until told to stop."""
         LEADER.labels(self.label).set(1)
         subscription = EventSubscription(
             self.config,
             get_token=self._token,
-            on_event=self._store,
+            on_event=partial(self._store, held),
             on_connected=self._connected,
             on_disconnected=self._disconnected,
             on_refused=self._refused,
