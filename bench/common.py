@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -133,6 +133,36 @@ def configure_product(host_domain: str, **account: object) -> None:
 
 
 # --- Processes and waiting -------------------------------------------------------------------------
+
+
+class Proc:
+    """A product process in its own session (a Celery worker forks), output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], logs: Path) -> None:
+        self.name = name
+        self.log_path = logs / f"{name}.log"
+        with self.log_path.open("wb") as log:
+            self.popen = subprocess.Popen(
+                argv, cwd=REPO, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+
+
+def check_alive(procs: Sequence[Proc]) -> None:
+    for proc in procs:
+        if not proc.alive():
+            raise BenchmarkBroke(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log_path)}")
 
 
 def wait_for(predicate: Callable[[], T], *, timeout: float, interval: float, what: str) -> T:

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +49,8 @@ from bench.common import (  # noqa: E402
     CREDENTIALS,
     REGION,
     BenchmarkBroke,
+    Proc,
+    check_alive,
     configure_product,
     database_url,
     django_setup,
@@ -62,7 +62,6 @@ from bench.common import (  # noqa: E402
     production_env,
     redis_flush,
     reset_database,
-    tail,
     wait_for,
 )
 
@@ -112,36 +111,6 @@ def path_kind(method: str, path: str) -> str:
 
 
 # --- Processes -------------------------------------------------------------------------------------
-
-
-class Proc:
-    """A product process in its own session (a Celery worker forks), output in a log file."""
-
-    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], logs: Path) -> None:
-        self.name = name
-        self.log_path = logs / f"{name}.log"
-        with self.log_path.open("wb") as log:
-            self.popen = subprocess.Popen(
-                argv, cwd=REPO, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.alive():
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
-
-
-def check_alive(procs: Sequence[Proc]) -> None:
-    for proc in procs:
-        if not proc.alive():
-            raise BenchmarkBroke(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log_path)}")
 
 
 # --- Environment and the product's settings --------------------------------------------------------
