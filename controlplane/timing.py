@@ -20,7 +20,13 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
     "RECONCILE_LEASE_TTL_SECONDS": (
         120.0,
         20.0,
-        "per-account reconcile lease; self-heals when a worker dies",
+        "the longest one reconcile run may take (its time box is half of it)",
+    ),
+    "RECONCILE_LEASE_HEARTBEAT_SECONDS": (
+        5.0,
+        1.0,
+        "a reconcile run renews its account's lease this often and holds it for three periods, so a run "
+        "whose worker died frees the account after that",
     ),
     "RECONCILE_INTERVAL_SECONDS": (30.0, 3.0, "beat period of the reconciliation fan-out"),
     "RECONCILE_BUDGET_WINDOW_SECONDS": (

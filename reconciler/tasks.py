@@ -12,7 +12,7 @@ from django.conf import settings
 
 from reconciler.services import RUN_SOFT_TIME_LIMIT_S, reconcile_account
 from regions.queues import RECONCILE_QUEUE
-from rtms.leases import lease_held
+from rtms.leases import lease_kept
 from rtms.models import ZoomAccount
 from rtms.zoom_clients import zoom_api_for
 
@@ -46,10 +46,21 @@ def reconcile_account_task(self: Task[Any, Any], *, zoom_account_id: str, trigge
         return "no_account"
     # One run per account at a time across all workers: /metrics/meetings is rate-limited per account.
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    with lease_held(f"reconcile:{zoom_account_id}", owner, settings.RECONCILE_LEASE_TTL) as held:
+    # Renewed while the run lasts, held for three heartbeats: a worker killed mid-run frees the account
+    # within seconds, not after the longest a run may take (bench/chaos.py found runs blocked for a whole
+    # RECONCILE_LEASE_TTL_SECONDS while meetings waited for their restart).
+    heartbeat = settings.RECONCILE_LEASE_HEARTBEAT
+    with lease_kept(f"reconcile:{zoom_account_id}", owner, heartbeat * 3, renew_every=heartbeat) as held:
         if held is None:
             return "busy"
         run = reconcile_account(account, trigger=trigger, api_factory=zoom_api_for)
+    if held.lost.is_set():
+        # Another run may hold the account now (ours lapsed under a database outage): its starts were
+        # claimed optimistically (seen_start_requested_at), so none was doubled; the deferred repairs
+        # are that run's to pick up.
+        fields = {"run_id": run.pk, "account": zoom_account_id}
+        logger.warning("reconcile.lease_lost_during_run", extra=fields)
+        return str(run.status)
     if run.repairs.get("deferred"):
         # Repairs left over by the time box go on at once (lease released above), not a beat interval later:
         # a backlog of missed starts drains at the pace of Zoom's limits, not of the schedule.

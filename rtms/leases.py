@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 
 from rtms.asyncdb import db
 
@@ -110,6 +111,53 @@ def lease_held(name: str, owner: str, ttl: timedelta) -> Iterator[HeldLease | No
         yield held
     finally:
         if held is not None:
+            lease_release(held)
+
+
+@dataclass
+class KeptLease:
+    held: HeldLease
+    lost: threading.Event  # set once a renewal found the lease gone: the holder should stop soon
+
+
+@contextlib.contextmanager
+def lease_kept(
+    name: str, owner: str, ttl: timedelta, *, renew_every: timedelta
+) -> Iterator[KeptLease | None]:
+    """``lease_held`` for a block that may outlive ``ttl``: a thread renews the lease every ``renew_every``
+    while the block runs, so the TTL can stay short. A holder that dies (SIGKILL, a lost host) then frees
+    the lease within one TTL, not within the longest the work could take. ``None`` when someone else holds
+    it; released when the block ends."""
+    held = lease_acquire(name, owner, ttl)
+    if held is None:
+        yield None
+        return
+    kept = KeptLease(held, threading.Event())
+    done = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not done.wait(renew_every.total_seconds()):
+                try:
+                    renewed = lease_renew(held, ttl)
+                except DatabaseError as exc:
+                    logger.warning("lease.renew_failed", extra={"lease": name, "error": type(exc).__name__})
+                    continue  # the next period tries again; the TTL is three periods
+                if not renewed:
+                    logger.warning("lease.lost", extra={"lease": name, "token": held.token})
+                    kept.lost.set()
+                    return
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+    renewer.start()
+    try:
+        yield kept
+    finally:
+        done.set()
+        renewer.join(timeout=renew_every.total_seconds() + 5)
+        with contextlib.suppress(DatabaseError):
             lease_release(held)
 
 

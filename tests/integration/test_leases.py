@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from rtms.leases import (
     lease_acquire,
     lease_fence,
     lease_held,
+    lease_kept,
     lease_release,
     lease_renew,
 )
@@ -153,3 +155,27 @@ def test_the_event_subscriber_stores_an_event_only_while_it_leads() -> None:
         _ingest_while_leading(held, body(2), source_account_pk=None)
     stored = set(InboundEvent.objects.values_list("meeting_uuid", flat=True))
     assert stored == {"fenced-1=="}, "the event read after the lease passed on is not stored"
+
+
+@pytest.mark.django_db(transaction=True)  # the renewals run on a thread of their own, with its own connection
+def test_a_kept_lease_outlives_its_ttl_while_its_block_runs_and_says_when_it_is_lost() -> None:
+    ttl, beat = timedelta(seconds=0.6), timedelta(seconds=0.2)
+    with lease_kept("reconcile:acc", "worker-a", ttl, renew_every=beat) as kept:
+        assert kept is not None
+        time.sleep(3 * ttl.total_seconds())  # a run longer than the TTL: watched for three TTLs
+        assert lease_acquire("reconcile:acc", "worker-b", ttl) is None, "renewed: still ours"
+        assert not kept.lost.is_set()
+        _steal("reconcile:acc", "worker-b")  # as if ours had lapsed under a long database outage
+        eventually(kept.lost.is_set, timeout=10, what="the holder told its lease is gone")
+    assert _holder("reconcile:acc") == "worker-b", "ours was not released over theirs"
+    with lease_kept("reconcile:acc", "worker-c", ttl, renew_every=beat) as other:
+        assert other is None, "held by worker-b"
+    connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_lease_is_released_when_its_block_ends() -> None:
+    ttl, beat = timedelta(seconds=30), timedelta(seconds=10)
+    with lease_kept("reconcile:acc", "worker-a", ttl, renew_every=beat) as kept:
+        assert kept is not None
+    assert lease_acquire("reconcile:acc", "worker-b", ttl) is not None, "free at once, not after 30 s"
