@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -60,6 +58,7 @@ from bench.common import (  # noqa: E402
     reset_database,
     verdict,
     wait_for,
+    wait_web_up,
 )
 
 DEFAULT_DB_PREFIX = "rtms_bench_chaos"
@@ -290,6 +289,8 @@ class System:
         )
         migrate_all(self.env)
         django_setup(self.env)
+        from regions.queues import worker_queues  # importable once Django is set up
+
         _configure()
         py = sys.executable
         port = free_port()
@@ -299,7 +300,7 @@ class System:
             "web": [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "controlplane.asgi:application"],
             "worker": [
                 *celery, "worker", "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "-c", "4",
-                "-Q", ",".join(["control", "reconcile", *(f"region.{code}" for code in REGIONS)]),
+                "-Q", ",".join(worker_queues(list(REGIONS), include_central=True)),
                 "-n", "chaos@%h",
             ],
             "beat": [*celery, "beat", "--loglevel", "WARNING", "-s", str(self.logs / "celerybeat-schedule")],
@@ -308,7 +309,7 @@ class System:
         }  # fmt: skip
         for name in self.argv:
             self._spawn(name)
-        wait_for(self._web_up, timeout=60, interval=0.2, what="daphne /healthz")
+        wait_web_up(self.base, list(self.procs.values()))
         self.sim.client.set_webhook_url(f"{self.base}/zoom/webhook")
         wait_for(
             lambda: self.sim.client.ledger(kind="ws.connected"),
@@ -316,13 +317,6 @@ class System:
             interval=0.5,
             what="event subscription connected",
         )
-
-    def _web_up(self) -> bool:
-        check_alive(list(self.procs.values()))
-        try:
-            return requests.get(f"{self.base}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
 
     def _spawn(self, name: str) -> None:
         generation = self.kills[name]

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import psycopg
 import redis
+import requests
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -163,6 +164,19 @@ def check_alive(procs: Sequence[Proc]) -> None:
     for proc in procs:
         if not proc.alive():
             raise BenchmarkBroke(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log_path)}")
+
+
+def wait_web_up(base_url: str, procs: Sequence[Proc]) -> None:
+    """Until daphne at ``base_url`` answers /healthz; BenchmarkBroke as soon as one of ``procs`` died."""
+
+    def up() -> bool:
+        check_alive(procs)
+        try:
+            return requests.get(f"{base_url}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(up, timeout=60, interval=0.2, what="daphne /healthz")
 
 
 def wait_for(predicate: Callable[[], T], *, timeout: float, interval: float, what: str) -> T:

@@ -63,6 +63,7 @@ from bench.common import (  # noqa: E402
     redis_flush,
     reset_database,
     wait_for,
+    wait_web_up,
 )
 
 DB_NAME = "rtms_bench_recovery"
@@ -535,15 +536,7 @@ def start_system(env: dict[str, str], sim: Sim, logs: Path, k_max: int, concurre
         )
     ]
     base = f"http://127.0.0.1:{port}"
-
-    def web_up() -> bool:
-        check_alive(procs)
-        try:
-            return requests.get(f"{base}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(web_up, timeout=60, interval=0.2, what="daphne /healthz")
+    wait_web_up(base, procs)
     # As docs/deploy.md advises: the reconcile queue has a worker of its own (a run is one task), so that
     # repairs never wait behind a burst of events, and the events' worker has every slot for them.
     celery = [py, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "WARNING"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from typing import Any
 
 from celery import Task, shared_task
@@ -12,7 +10,7 @@ from django.conf import settings
 
 from reconciler.services import RUN_SOFT_TIME_LIMIT_S, reconcile_account
 from regions.queues import RECONCILE_QUEUE
-from rtms.leases import lease_kept
+from rtms.leases import lease_kept, lease_owner
 from rtms.models import ZoomAccount
 from rtms.zoom_clients import zoom_api_for
 
@@ -45,7 +43,7 @@ def reconcile_account_task(self: Task[Any, Any], *, zoom_account_id: str, trigge
     if account is None:
         return "no_account"
     # One run per account at a time across all workers: /metrics/meetings is rate-limited per account.
-    owner = f"{socket.gethostname()}:{os.getpid()}"
+    owner = lease_owner()
     # Renewed while the run lasts, held for three heartbeats: a worker killed mid-run frees the account
     # within seconds, not after the longest a run may take (bench/chaos.py found runs blocked for a whole
     # RECONCILE_LEASE_TTL_SECONDS while meetings waited for their restart).

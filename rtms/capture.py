@@ -21,8 +21,6 @@ participant's decision to stop (consent): only the people in the meeting can.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections import defaultdict
 from collections.abc import Collection
@@ -36,7 +34,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from controlplane.clock import SYSTEM_CLOCK, Clock
 from rtms import metrics
 from rtms.accounts import rtms_app_credentials
-from rtms.leases import lease_held
+from rtms.leases import lease_held, lease_owner
 from rtms.lifecycle import STREAM_ACTIVE, MeetingState
 from rtms.models import Meeting, RtmsStream
 from rtms.selectors import meeting_erased
@@ -223,7 +221,7 @@ def rtms_start(meeting_id: int, *, clock: Clock = SYSTEM_CLOCK) -> str:
     is delivered again while it still runs, and two runs that both found no start recorded would both
     call Zoom (the second start then meets the first one's stream). The second run raises StartInFlight
     and retries; by then the first has recorded its call, or failed and let go."""
-    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    owner = lease_owner(str(threading.get_ident()))
     with lease_held(f"rtms-start:{meeting_id}", owner, start_lease_ttl()) as held:
         if held is None:
             logger.info("rtms.start_in_flight", extra={"meeting_id": meeting_id})

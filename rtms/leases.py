@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -21,6 +23,12 @@ from django.db import DatabaseError, connection, connections
 from rtms.asyncdb import db
 
 logger = logging.getLogger(__name__)
+
+
+def lease_owner(*qualifiers: str) -> str:
+    """Who holds a lease, as its row and the logs show it: ``host:pid``, then whatever tells this holder
+    from others in the same process (a thread, a random tag for a process that may restart its work)."""
+    return ":".join([socket.gethostname(), str(os.getpid()), *qualifiers])
 
 
 @dataclass(frozen=True)

@@ -11,53 +11,26 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from rtms.models import Lease, RtmsStream
+from tests.e2e.conftest import SimEnvProcs
 from tests.e2e.harness import (
     ANY_ERROR,
     POLL_S,
-    PrivateRedis,
     Proc,
     ledger,
-    product_env,
-    start_web,
-    start_worker,
-    stop_all,
 )
-from tests.e2e.test_gateway import FAST_SIM_SCALE, _delivered, _script, _stored
+from tests.e2e.test_gateway import _delivered, _script, _stored
 from tests.eventually import eventually
-from tests.support import sim_config
 from zoomsim.testing import SimServer
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(240)]
 
-QUEUES = ["control", "reconcile", "region.eu-central", "region.us-east", "region.ap-southeast"]
 EU_ALIAS = "region_eu_central"
 PAUSE_S = 8.0  # well past the fast profile's leases (3 s)
-
-Base = tuple[SimServer, dict[str, str], list[Proc]]
-
-
-@pytest.fixture
-def base(residency: dict[str, str]) -> Iterator[Base]:
-    broker = PrivateRedis().start()
-    procs: list[Proc] = []
-    try:
-        with SimServer(sim_config(time_scale=FAST_SIM_SCALE)) as sim:
-            env = product_env(sim.base_url, REDIS_URL=broker.url)
-            try:
-                web, url = start_web(env)
-                procs += [web, start_worker(env, QUEUES, name="worker-fencing")]
-                sim.client.set_webhook_url(f"{url}/zoom/webhook")
-                yield sim, env, procs
-            finally:
-                stop_all(procs)
-    finally:
-        broker.stop()
 
 
 def _pause(proc: Proc) -> None:
@@ -76,8 +49,10 @@ def _log_since(proc: Proc, offset: int) -> str:
     return proc.log()[offset:]
 
 
-def test_a_paused_gateway_loses_its_stream_and_never_writes_with_its_old_token(base: Base) -> None:
-    sim, env, procs = base
+def test_a_paused_gateway_loses_its_stream_and_never_writes_with_its_old_token(
+    own_broker_base: SimEnvProcs,
+) -> None:
+    sim, env, procs = own_broker_base
     first = Proc.manage("gateway-paused", ["rtms_gateway", "--region", "eu-central"], env)
     procs.append(first)
     uuid = sim.client.create_meeting(
@@ -172,8 +147,10 @@ def _delivered_since(sim: SimServer, uuid: str, seq: int) -> list[dict[str, Any]
     return [e for e in _delivered(sim, uuid) if e["seq"] > seq]
 
 
-def test_a_paused_event_subscriber_stores_nothing_after_its_lease_passed_on(base: Base) -> None:
-    sim, env, procs = base
+def test_a_paused_event_subscriber_stores_nothing_after_its_lease_passed_on(
+    own_broker_base: SimEnvProcs,
+) -> None:
+    sim, env, procs = own_broker_base
     subscribers = [Proc.manage(f"events-{n}", ["zoom_events"], env) for n in ("a", "b")]
     procs.extend(subscribers)
     eventually(

@@ -5,61 +5,30 @@ most one signaling connection at any moment and every delivered segment stored e
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db.models.functions import Now
 
 from rtms.models import RtmsStream
+from tests.e2e.conftest import SimEnvProcs
 from tests.e2e.harness import (
     ANY_ERROR,
     POLL_S,
-    PrivateRedis,
     Proc,
     ledger,
-    product_env,
-    start_web,
-    start_worker,
-    stop_all,
 )
-from tests.e2e.test_gateway import FAST_SIM_SCALE, _delivered, _script, _stored
+from tests.e2e.test_gateway import _delivered, _script, _stored
 from tests.eventually import eventually
-from tests.support import sim_config
 from zoomsim.testing import SimServer
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(150)]
 
-QUEUES = ["control", "reconcile", "region.eu-central", "region.us-east", "region.ap-southeast"]
 EU_ALIAS = "region_eu_central"
 LINES = 400  # 200 ms real each: far longer than any test needs, the meeting is ended explicitly
-
-Base = tuple[SimServer, dict[str, str], list[Proc]]
-
-
-@pytest.fixture
-def base(residency: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Base]:
-    # A broker of the file's own (not the shared e2e Redis database), so a concurrent e2e run elsewhere
-    # can neither consume these tasks nor flush them.
-    broker = PrivateRedis().start()
-    procs: list[Proc] = []
-    try:
-        with SimServer(sim_config(time_scale=FAST_SIM_SCALE)) as sim:
-            env = product_env(sim.base_url, REDIS_URL=broker.url)
-            try:
-                web, url = start_web(env)
-                slug = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name.removeprefix("test_")).strip("-")
-                worker = start_worker(env, QUEUES, name=f"worker-{slug[:16]}-{slug[-16:]}")  # its log
-                procs += [web, worker]
-                sim.client.set_webhook_url(f"{url}/zoom/webhook")
-                yield sim, env, procs
-            finally:
-                stop_all(procs)
-    finally:
-        broker.stop()
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -190,8 +159,10 @@ def _tail_before(sim: SimServer, uuid: str, seq: int, n: int = 2) -> set[str]:
 
 # --- §2.6: faults on a live stream -------------------------------------------------------------------
 @pytest.mark.parametrize("fault", ["kill_signaling", "kill_media", "failover"])
-def test_a_stream_fault_is_recovered_without_loss_or_duplicates(base: Base, fault: str) -> None:
-    sim, env, procs = base
+def test_a_stream_fault_is_recovered_without_loss_or_duplicates(
+    own_broker_base: SimEnvProcs, fault: str
+) -> None:
+    sim, env, procs = own_broker_base
     procs.append(Proc.manage(f"gateway-{fault}", ["rtms_gateway", "--region", "eu-central"], env))
     uuid, sid = _live_meeting(sim, fault)
     signaling_before = _opened(sim, "signaling")
@@ -283,8 +254,8 @@ def test_a_stream_fault_is_recovered_without_loss_or_duplicates(base: Base, faul
     _assert_stored_once(sim, uuid, may_miss=_tail_before(sim, uuid, at))
 
 
-def test_a_late_rtms_interrupted_does_not_start_a_reconnect_loop(base: Base) -> None:
-    sim, env, procs = base
+def test_a_late_rtms_interrupted_does_not_start_a_reconnect_loop(own_broker_base: SimEnvProcs) -> None:
+    sim, env, procs = own_broker_base
     procs.append(Proc.manage("gateway-late-interrupted", ["rtms_gateway", "--region", "eu-central"], env))
     uuid, sid = _live_meeting(sim, "late")
     # Only the first copy is late (5 s simulated, 1 s real), as a slow webhook would be: the gateway has
@@ -327,8 +298,8 @@ def test_a_late_rtms_interrupted_does_not_start_a_reconnect_loop(base: Base) -> 
     _assert_stored_once(sim, uuid, may_miss=_tail_before(sim, uuid, at))
 
 
-def test_a_host_stop_ends_the_stream_and_is_not_reconnected(base: Base) -> None:
-    sim, env, procs = base
+def test_a_host_stop_ends_the_stream_and_is_not_reconnected(own_broker_base: SimEnvProcs) -> None:
+    sim, env, procs = own_broker_base
     gateway = Proc.manage("gateway-stop", ["rtms_gateway", "--region", "eu-central"], env)
     procs.append(gateway)
     uuid, sid = _live_meeting(sim, "stop")
@@ -366,8 +337,10 @@ def test_a_host_stop_ends_the_stream_and_is_not_reconnected(base: Base) -> None:
 
 
 # --- SIGTERM drain ------------------------------------------------------------------------------------
-def test_sigterm_drains_flushes_and_releases_the_lease_for_the_next_gateway(base: Base) -> None:
-    sim, env, procs = base
+def test_sigterm_drains_flushes_and_releases_the_lease_for_the_next_gateway(
+    own_broker_base: SimEnvProcs,
+) -> None:
+    sim, env, procs = own_broker_base
     first = Proc.manage("gateway-drain-1", ["rtms_gateway", "--region", "eu-central"], env)
     procs.append(first)
     uuid, _sid = _live_meeting(sim, "drain")

@@ -5,6 +5,7 @@ and the meeting has one stream, captured."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -99,71 +100,69 @@ def _captured_once(sim: SimServer, uuid: str) -> None:
     assert not InboundEvent.objects.filter(status="failed").exists()
 
 
-def test_a_worker_killed_mid_start_has_the_task_redelivered_and_applied_once(
-    residency: dict[str, str], broker: PrivateRedis
-) -> None:
+System = tuple[SimServer, dict[str, str], Proc, list[Proc]]
+
+
+@contextlib.contextmanager
+def _system(broker: PrivateRedis, tag: str, **extra_env: str) -> Iterator[System]:
+    """zoomsim on the fast scale, daphne, a worker (given back, to kill or read) and the EU gateway; what
+    the test adds to ``procs`` is stopped with them."""
     with SimServer(sim_config(time_scale=FAST_SIM_SCALE)) as sim:
-        env = product_env(sim.base_url, REDIS_URL=broker.url)
+        env = product_env(sim.base_url, REDIS_URL=broker.url, **extra_env)
         procs: list[Proc] = []
         try:
             web, url = start_web(env)
-            killed = start_worker(env, QUEUES, name="worker-killed")
+            worker = start_worker(env, QUEUES, name=f"worker-{tag}")
             procs += [
                 web,
-                killed,
-                Proc.manage("gateway-killed", ["rtms_gateway", "--region", "eu-central"], env),
+                worker,
+                Proc.manage(f"gateway-{tag}", ["rtms_gateway", "--region", "eu-central"], env),
             ]
             sim.client.set_webhook_url(f"{url}/zoom/webhook")
-            # Zoom hangs on the start: the worker is inside the call when it is killed.
-            sim.client.rest_fault("timeout", path_prefix=RTMS_STATUS, method="PATCH", times=1)
-            uuid = _meeting(sim)
-            eventually(
-                lambda: [f for f in ledger(sim, kind="fault.applied") if f.get("channel") == "rest"],
-                timeout=60,
-                interval=POLL_S,
-                what="the start under way",
-                tolerate=ANY_ERROR,
-            )
-            killed.kill9()
-            procs.append(start_worker(env, QUEUES, name="worker-after-kill"))
-            _captured_once(sim, uuid)
+            yield sim, env, worker, procs
         finally:
             stop_all(procs)
+
+
+def test_a_worker_killed_mid_start_has_the_task_redelivered_and_applied_once(
+    residency: dict[str, str], broker: PrivateRedis
+) -> None:
+    with _system(broker, "killed") as (sim, env, killed, procs):
+        # Zoom hangs on the start: the worker is inside the call when it is killed.
+        sim.client.rest_fault("timeout", path_prefix=RTMS_STATUS, method="PATCH", times=1)
+        uuid = _meeting(sim)
+        eventually(
+            lambda: [f for f in ledger(sim, kind="fault.applied") if f.get("channel") == "rest"],
+            timeout=60,
+            interval=POLL_S,
+            what="the start under way",
+            tolerate=ANY_ERROR,
+        )
+        killed.kill9()
+        procs.append(start_worker(env, QUEUES, name="worker-after-kill"))
+        _captured_once(sim, uuid)
 
 
 def test_a_start_outliving_the_visibility_timeout_is_not_doubled(
     residency: dict[str, str], broker: PrivateRedis
 ) -> None:
-    with SimServer(sim_config(time_scale=FAST_SIM_SCALE)) as sim:
-        # The fast profile's visibility timeout is 10 s; the start call takes 15 s (75 simulated seconds),
-        # and the worker waits for it (its HTTP timeout raised to 20 s).
-        env = product_env(sim.base_url, REDIS_URL=broker.url, ZOOM_HTTP_TIMEOUT_SECONDS="20")
-        procs: list[Proc] = []
-        try:
-            web, url = start_web(env)
-            worker = start_worker(env, QUEUES, name="worker-slow-start")
-            procs += [
-                web,
-                worker,
-                Proc.manage("gateway-slow", ["rtms_gateway", "--region", "eu-central"], env),
-            ]
-            sim.client.set_webhook_url(f"{url}/zoom/webhook")
-            sim.client.rest_fault("delay", path_prefix=RTMS_STATUS, method="PATCH", delay_s=75, times=1)
-            uuid = _meeting(sim)
-            eventually(
-                lambda: _redelivered_starts(worker.log()),
-                timeout=60,
-                interval=0.3,
-                what="the broker delivered the start again while it still ran",
-            )
-            eventually(
-                lambda: [c for c in _starts(sim) if c.get("fault_rule")],
-                timeout=60,
-                interval=0.3,
-                what="Zoom answered the slow start",
-                tolerate=ANY_ERROR,
-            )
-            _captured_once(sim, uuid)
-            assert "rtms.start_in_flight" in worker.log(), "the second run waited for the first"
-        finally:
-            stop_all(procs)
+    # The fast profile's visibility timeout is 10 s; the start call takes 15 s (75 simulated seconds), and
+    # the worker waits for it (its HTTP timeout raised to 20 s).
+    with _system(broker, "slow-start", ZOOM_HTTP_TIMEOUT_SECONDS="20") as (sim, _env, worker, _procs):
+        sim.client.rest_fault("delay", path_prefix=RTMS_STATUS, method="PATCH", delay_s=75, times=1)
+        uuid = _meeting(sim)
+        eventually(
+            lambda: _redelivered_starts(worker.log()),
+            timeout=60,
+            interval=0.3,
+            what="the broker delivered the start again while it still ran",
+        )
+        eventually(
+            lambda: [c for c in _starts(sim) if c.get("fault_rule")],
+            timeout=60,
+            interval=0.3,
+            what="Zoom answered the slow start",
+            tolerate=ANY_ERROR,
+        )
+        _captured_once(sim, uuid)
+        assert "rtms.start_in_flight" in worker.log(), "the second run waited for the first"

@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 import signal
-import socket
 import uuid
 from functools import partial
 from typing import Any
@@ -30,6 +29,7 @@ from regions.startup import refuse_unstorable_regions
 from rtms.gateway import metrics
 from rtms.gateway.notify import listen_for_region
 from rtms.gateway.runner import Gateway, GatewayConfig
+from rtms.leases import lease_owner
 from rtms.zoom.media import MediaClientConfig
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         ttl = settings.STREAM_LEASE_TTL
         config = GatewayConfig(
             region_code=code,
-            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            owner=lease_owner(uuid.uuid4().hex[:8]),
             lease_ttl=ttl,
             renew_every_s=settings.STREAM_LEASE_RENEW.total_seconds(),
             poll_every_s=max(0.5, settings.STREAM_LEASE_RENEW.total_seconds()),

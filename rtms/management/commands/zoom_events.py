@@ -14,7 +14,6 @@ import gc
 import logging
 import os
 import signal
-import socket
 import uuid
 from functools import partial
 from typing import Any
@@ -31,7 +30,7 @@ from rtms.accounts import account_api_credentials
 from rtms.asyncdb import db
 from rtms.inbox.receive import ingest
 from rtms.inbox.refused import delivery_refuse
-from rtms.leases import HeldLease, LeaderLease, LeaseLost, lease_fence
+from rtms.leases import HeldLease, LeaderLease, LeaseLost, lease_fence, lease_owner
 from rtms.models import Channel, ZoomAccount
 from rtms.zoom.credentials import MissingCredentials
 from rtms.zoom.events import EventSubscription, SubscriptionConfig
@@ -157,7 +156,7 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        owner = lease_owner(uuid.uuid4().hex[:8])
         accounts = await db(lambda: list(ZoomAccount.objects.filter(active=True)))()
         subscribers = []
         for account in accounts:
