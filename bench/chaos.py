@@ -6,7 +6,7 @@ Every product process runs as deployed (daphne, a Celery worker, beat, ``zoom_ev
 per region) on the fast timing profile, against zoomsim in its own process at time scale 0.2. Each region
 stores its content in a database of its own. By default 300 meetings over 15 simulated minutes (3 real):
 10 % of them are not RTMS-capable, 30 % are auto-started by Zoom, the rest started through the API. Each
-meeting speaks one transcript line every 5 simulated seconds.
+meeting lasts 135 to 270 simulated seconds (at most the whole run) and speaks one transcript line every 5.
 
 Faults, all through zoomsim's controls and drawn from ``--seed``:
 - each event of each meeting (started, rtms_started, rtms_interrupted, rtms_stopped, ended), and again each
@@ -14,7 +14,8 @@ Faults, all through zoomsim's controls and drawn from ``--seed``:
   with 10 %, on both with 5 %, and duplicated with 20 %;
 - live streams have their signaling socket killed, a media socket killed, or fail over to a new server;
 - the event WebSocket goes down for a moment, twice; ``/v2/metrics/meetings`` answers 429 in bursts;
-- the EU gateway, the event subscriber and the worker are killed with SIGKILL and started again.
+- the EU gateway, the event subscriber and the worker are killed with SIGKILL and started again half a
+  second later, as a supervisor would.
 
 Afterwards (every meeting ended in Zoom and the product settled, or ``--settle-timeout``), from zoomsim's
 ledger and the product's databases it prints the figures below, each against its target (issue #21).
@@ -78,6 +79,12 @@ EVENTS = (
     "meeting.ended",
 )
 LINE_EVERY_MS = 5000  # simulated: one line a real second
+# Simulated seconds, whatever the length of the run: a shorter run has fewer meetings at once, not shorter
+# ones, so that a fault costs a meeting the same share of its speech in any run.
+MEETING_LENGTH_S = (135.0, 270.0)
+# A killed process is started again this long after, as a supervisor would (systemd's RestartSec defaults to
+# 100 ms; Docker and Kubernetes restart a crashed container at once the first time).
+RESTART_AFTER_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -174,8 +181,8 @@ def plan_meetings(config: Config, rng: random.Random) -> tuple[list[PlannedMeeti
     for i in range(config.meetings):
         region = list(REGIONS)[i % len(REGIONS)]
         _, domain = REGIONS[region]
-        length = rng.uniform(max(60.0, 0.15 * duration), max(90.0, 0.3 * duration))
-        start = rng.uniform(0.0, max(0.0, duration - length))
+        length = min(duration, rng.uniform(*MEETING_LENGTH_S))
+        start = rng.uniform(0.0, duration - length)
         draw = rng.random()
         rtms = "none" if draw < 0.10 else "auto" if draw < 0.40 else "api"
         uuid = f"chaos{config.seed}-{i:04d}=="
@@ -322,7 +329,7 @@ class System:
         generation = self.kills[name]
         self.procs[name] = Proc(f"{name}-{generation}", self.argv[name], self.env, self.logs)
 
-    def kill_and_restart(self, name: str, down_s: float = 2.0) -> None:
+    def kill_and_restart(self, name: str, down_s: float = RESTART_AFTER_S) -> None:
         proc = self.procs[name]
         if proc.alive():
             os.killpg(proc.popen.pid, signal.SIGKILL)
@@ -493,10 +500,12 @@ def _phase(sent: dict[str, Any], first_ready: dict[str, int]) -> str:
 def _story(system: System, uuid: str) -> list[str]:
     """One line per thing zoomsim and the product did with a meeting, in time order: what a person needs to
     see why it was not captured."""
+    from reconciler.models import ReconcileRun
     from rtms.models import StreamTransition
     from rtms.models.audit import AuditLog
 
-    lines = []
+    # (ISO time to the millisecond, what): zoomsim's ledger and the product's rows both read UTC.
+    lines: list[tuple[str, str]] = []
     for e in system.sim.client.ledger(meeting_uuid=uuid):
         if not e["kind"].startswith(_STORY_KINDS):
             continue
@@ -505,16 +514,26 @@ def _story(system: System, uuid: str) -> list[str]:
             for k in ("event", "channel", "outcome", "action", "status", "reason", "stop_reason")
             if k in e
         }
-        lines.append(f"{e['at'][11:23]} zoomsim {e['kind']} {json.dumps(detail, sort_keys=True)}")
+        lines.append((e["at"][:23], f"zoomsim {e['kind']} {json.dumps(detail, sort_keys=True)}"))
     for at, stream, frm, to, cause, reason in StreamTransition.objects.filter(
         stream__meeting__zoom_uuid=uuid
     ).values_list("at", "stream_id", "from_state", "to_state", "cause", "stop_reason"):
-        lines.append(f"{at.isoformat()[11:23]} product stream {stream} {frm}->{to} {cause} {reason or ''}")
+        lines.append((at.isoformat()[:23], f"product stream {stream} {frm}->{to} {cause} {reason or ''}"))
     for at, action, detail in AuditLog.objects.filter(
         object_type="meeting", object_id__in=_meeting_ids(uuid)
     ).values_list("at", "action", "detail"):
-        lines.append(f"{at.isoformat()[11:23]} product audit {action} {json.dumps(detail, sort_keys=True)}")
-    return sorted(lines)
+        lines.append((at.isoformat()[:23], f"product audit {action} {json.dumps(detail, sort_keys=True)}"))
+    if lines:
+        # The reconcile runs of the meeting's lifetime: a repair that never came shows as a gap here.
+        first, last = min(lines)[0], max(lines)[0]
+        for at, run_id, status, repairs in ReconcileRun.objects.values_list(
+            "started_at", "pk", "status", "repairs"
+        ):
+            if first <= at.isoformat()[:23] <= last:
+                lines.append(
+                    (at.isoformat()[:23], f"product reconcile run {run_id} {status} {json.dumps(repairs)}")
+                )
+    return [f"{at[11:]} {what}" for at, what in sorted(lines)]
 
 
 def _meeting_ids(uuid: str) -> list[str]:

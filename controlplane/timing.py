@@ -46,10 +46,17 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
         "after meeting.started, how long an API start waits for Zoom's own auto-start of the stream",
     ),
     "RTMS_START_EVENT_WINDOW_SECONDS": (
-        30.0,
-        10.0,
+        15.0,
+        3.0,
         "after a start call, how long its rtms_started may take before the reconciler asks again "
-        "(stop, then start)",
+        "(stop, then start); Zoom sends it within seconds on both channels and retries a webhook only "
+        "minutes later, so waiting longer only loses speech",
+    ),
+    "RTMS_STOP_SETTLE_SECONDS": (
+        5.0,
+        1.0,
+        "a restart that stopped a stream tries its start again for this long while Zoom still refuses it "
+        "(2310: the old stream is still stopping), instead of leaving it to a later reconcile run",
     ),
     "RTMS_START_REPLACES_WINDOW_SECONDS": (
         15.0,

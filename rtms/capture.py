@@ -6,7 +6,8 @@ Three paths ask Zoom for a stream, and all three check rtms/start_guard.py first
   claim (``rtms_start_requested_at``) was taken when the event was applied; this makes the call once and
   records Zoom's answer. Zoom's refusals (2308 not allowed, 2310 no plan, 3001 not live) are recorded for
   the admin and the reconciler, not retried here. A 2310 because a stream we never saw is running is not
-  a refusal: that stream is stopped and the reconciler starts a new one.
+  a refusal: that stream is stopped and a new one asked for once Zoom has stopped it (if Zoom takes
+  longer than ``RTMS_STOP_SETTLE_SECONDS``, the reconciler starts it).
 - an operator (``rtms_start_manual``, ``rtms_stop_manual``), from the admin or the REST API: refusals
   raise :class:`IllegalState` (the API answers 409); Zoom's refusals and outages propagate as
   :class:`rtms.zoom.api.ZoomApiError` (the API answers 502 with Zoom's code). Both leave an audit row.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -188,8 +190,8 @@ def _stopped_unseen_stream(api: ZoomApi, meeting: Meeting, client_id: str, clock
     """After a start refused with 2310. Zoom gives that one answer both to a start while a stream runs and
     to an account without an RTMS plan; a stop tells them apart. Accepted, it proves a stream we never saw
     was running (auto-started for its host, its rtms_started lost) and is now stopping: an expected
-    outcome, and the reconciler starts a new stream once the start-event window has passed. Refused, there
-    is nothing running and the 2310 stands."""
+    outcome, and a new stream is asked for once Zoom has finished the stop (``_start_once_stopped``).
+    Refused, there is nothing running and the 2310 stands."""
     # Recorded before asking: Zoom's rtms_stopped for it (reason 2) is then never taken for a decision.
     Meeting.objects.filter(pk=meeting.pk).update(rtms_self_stop_at=clock.now())
     try:
@@ -200,6 +202,47 @@ def _stopped_unseen_stream(api: ZoomApi, meeting: Meeting, client_id: str, clock
         return False
     logger.info("rtms.start_met_running_stream", extra={"meeting_id": meeting.pk})
     return True
+
+
+def _start_or_replace(api: ZoomApi, meeting: Meeting, client_id: str, clock: Clock, *, stopped: bool) -> bool:
+    """Ask Zoom for a stream; ``stopped``: the caller has just stopped one. A start refused because a
+    stream we never saw is running stops that stream first (``_stopped_unseen_stream``). False: Zoom still
+    holds a stream that is stopping, so the start is left for later. Any other refusal is raised."""
+    if not stopped:
+        try:
+            _zoom_call(api, meeting, client_id, "start")
+            return True
+        except (ZoomUnavailable, ZoomRateLimited):
+            raise
+        except ZoomApiError as exc:
+            if exc.code != START_WHILE_RUNNING or not _stopped_unseen_stream(api, meeting, client_id, clock):
+                raise
+    try:
+        _start_once_stopped(api, meeting, client_id)
+    except (ZoomUnavailable, ZoomRateLimited):
+        raise
+    except ZoomApiError as exc:
+        if exc.code == START_WHILE_RUNNING:
+            return False
+        raise
+    return True
+
+
+def _start_once_stopped(api: ZoomApi, meeting: Meeting, client_id: str) -> None:
+    """The start that follows a stop. Zoom refuses a start (2310) until the stream has finished stopping,
+    which takes it a moment: asked again a few times over ``RTMS_STOP_SETTLE`` rather than left to a
+    reconcile run a back-off later, while the meeting's speech goes uncaptured (bench/chaos.py lost whole
+    short meetings that way). The last refusal is raised as it came."""
+    settle = settings.RTMS_STOP_SETTLE.total_seconds()
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            _zoom_call(api, meeting, client_id, "start")
+            return
+        except ZoomApiError as exc:
+            if exc.code != START_WHILE_RUNNING or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(settle / 5, max(0.0, deadline - time.monotonic())))
 
 
 # --- ingest -----------------------------------------------------------------------------------------------
@@ -242,7 +285,7 @@ def _rtms_start_once(meeting_id: int, *, clock: Clock) -> str:
     try:
         client_id = rtms_app_credentials(meeting.account).client_id
         api = zoom_api_for(meeting.account)
-        _zoom_call(api, meeting, client_id, "start")
+        started = _start_or_replace(api, meeting, client_id, clock, stopped=False)
     except MissingCredentials as exc:
         _record_refusal(meeting_id, None, str(exc), SYSTEM_CLOCK.now())
         metrics.RTMS_STARTS.labels("misconfigured").inc()
@@ -251,15 +294,15 @@ def _rtms_start_once(meeting_id: int, *, clock: Clock) -> str:
         metrics.RTMS_STARTS.labels("transient").inc()
         raise
     except ZoomApiError as exc:
-        if exc.code == START_WHILE_RUNNING and _stopped_unseen_stream(api, meeting, client_id, clock):
-            metrics.RTMS_STARTS.labels("met_running").inc()
-            return "stop_requested"
         _record_refusal(meeting_id, exc.code, exc.message or str(exc), SYSTEM_CLOCK.now())
         metrics.RTMS_STARTS.labels("refused").inc()
         logger.warning(
             "rtms.start_refused", extra={"meeting_id": meeting_id, "status": exc.status, "code": exc.code}
         )
         return "refused"
+    if not started:
+        metrics.RTMS_STARTS.labels("met_running").inc()
+        return "stop_requested"
     Meeting.objects.filter(pk=meeting_id).update(
         rtms_start_called_at=clock.now(), rtms_start_error_code=None, rtms_start_error=""
     )
@@ -446,19 +489,17 @@ def rtms_restart(
         except ZoomApiError:
             pass  # nothing to stop: the stream we never saw does not exist either
     try:
-        _zoom_call(api, meeting, client_id, "start")
+        started = _start_or_replace(api, meeting, client_id, clock, stopped=stopped)
     except (ZoomUnavailable, ZoomRateLimited):
         raise
     except ZoomApiError as exc:
-        if exc.code == START_WHILE_RUNNING and (
-            stopped or _stopped_unseen_stream(api, meeting, client_id, clock)
-        ):
-            # Zoom stops a stream in its own time, and refuses a start while the old one still runs:
-            # expected, not a refusal to back off from. The next run starts it (issue #18).
-            logger.info("rtms.restart_after_stop", extra={"meeting_id": meeting_pk})
-            return "stop_requested"
         _record_refusal(meeting_pk, exc.code, exc.message or str(exc), now)
         return "refused"
+    if not started:
+        # Zoom stops a stream in its own time, and refuses a start while the old one still runs:
+        # expected, not a refusal to back off from. The next run starts it (issue #18).
+        logger.info("rtms.restart_after_stop", extra={"meeting_id": meeting_pk})
+        return "stop_requested"
     Meeting.objects.filter(pk=meeting_pk).update(
         rtms_start_called_at=now, rtms_start_error_code=None, rtms_start_error="", rtms_start_error_at=None
     )

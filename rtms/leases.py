@@ -21,14 +21,16 @@ from datetime import timedelta
 from django.db import DatabaseError, connection, connections
 
 from rtms.asyncdb import db
+from rtms.liveness import holder_dead, process_identity
 
 logger = logging.getLogger(__name__)
 
 
 def lease_owner(*qualifiers: str) -> str:
     """Who holds a lease, as its row and the logs show it: ``host:pid``, then whatever tells this holder
-    from others in the same process (a thread, a random tag for a process that may restart its work)."""
-    return ":".join([socket.gethostname(), str(os.getpid()), *qualifiers])
+    from others in the same process (a thread, a random tag for a process that may restart its work), then
+    the process's identity, by which a successor on this machine can prove it dead (rtms/liveness.py)."""
+    return ":".join([socket.gethostname(), str(os.getpid()), *qualifiers, process_identity()])
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,11 @@ ON CONFLICT (name) DO UPDATE
        expires_at = EXCLUDED.expires_at,
        acquired_at = clock_timestamp(),
        renewed_at = clock_timestamp()
- WHERE rtms_lease.expires_at <= clock_timestamp()
+ WHERE rtms_lease.expires_at <= clock_timestamp() OR rtms_lease.owner = %(dead)s
 RETURNING token
 """
+
+_HOLDER = "SELECT owner FROM rtms_lease WHERE name = %(name)s AND expires_at > clock_timestamp()"
 
 _RENEW = """
 UPDATE rtms_lease
@@ -65,10 +69,26 @@ UPDATE rtms_lease SET expires_at = clock_timestamp()
 
 
 def lease_acquire(name: str, owner: str, ttl: timedelta) -> HeldLease | None:
-    """Take the lease if it is free or expired. None when someone else holds it."""
+    """Take the lease if it is free, expired, or held by a process of this machine that has died
+    (rtms/liveness.py). None when someone else holds it."""
+    params: dict[str, str | float | None] = {
+        "name": name,
+        "owner": owner,
+        "ttl": ttl.total_seconds(),
+        "dead": None,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(_ACQUIRE, {"name": name, "owner": owner, "ttl": ttl.total_seconds()})
+        cursor.execute(_ACQUIRE, params)
         row = cursor.fetchone()
+        if row is None:
+            cursor.execute(_HOLDER, {"name": name})
+            holder = cursor.fetchone()
+            if holder is not None and holder_dead(str(holder[0])):
+                # Only that holder's lease: one that changed hands meanwhile is not taken.
+                cursor.execute(_ACQUIRE, {**params, "dead": str(holder[0])})
+                row = cursor.fetchone()
+                if row is not None:
+                    logger.info("lease.dead_holder_replaced", extra={"lease": name, "holder": holder[0]})
     return None if row is None else HeldLease(name=name, owner=owner, token=int(row[0]))
 
 

@@ -147,3 +147,31 @@ def stream_release(*, owner: str, stream_id: int, token: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(_RELEASE, {"id": stream_id, "token": token, "owner": owner})
         return bool(cursor.rowcount == 1)
+
+
+def stream_holders(*, region_id: int, host: str, exclude: str) -> list[str]:
+    """The owners other than ``exclude`` of this host holding live leases on the region's streams."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT lease_owner FROM rtms_rtmsstream"
+            " WHERE region_id = %(region_id)s AND lease_expires_at > clock_timestamp()"
+            " AND starts_with(lease_owner, %(prefix)s) AND lease_owner <> %(exclude)s",
+            {"region_id": region_id, "prefix": f"{host}:", "exclude": exclude},
+        )
+        return [str(row[0]) for row in cursor.fetchall()]
+
+
+def stream_leases_lapse(*, region_id: int, owners: list[str]) -> int:
+    """End now the region's leases held by ``owners``, processes proven dead (``liveness.holder_dead``),
+    so a claim may take their streams without waiting out the TTL. The claim bumps each stream's token as
+    always: the fence holds even against a write the dead process had in flight."""
+    if not owners:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE rtms_rtmsstream SET lease_expires_at = clock_timestamp()"
+            " WHERE region_id = %(region_id)s AND lease_owner = ANY(%(owners)s)"
+            " AND lease_expires_at > clock_timestamp()",
+            {"region_id": region_id, "owners": owners},
+        )
+        return int(cursor.rowcount)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from rtms.gateway.claims import (
     Claim,
     stream_claim,
     stream_duplicate_refused,
+    stream_holders,
+    stream_leases_lapse,
     stream_release,
     stream_renew,
 )
@@ -36,6 +39,7 @@ from rtms.gateway.moves import Move, MoveWriter
 from rtms.gateway.segments import Segment, SegmentBatcher, Writer, segments_fence
 from rtms.inbox.apply import ZOOM_INTERRUPTED_CAUSE
 from rtms.lifecycle import STREAM_TERMINAL, StreamState
+from rtms.liveness import holder_dead
 from rtms.models import Meeting, RtmsStream, StreamTransition
 from rtms.zoom.credentials import RtmsAppCredentials
 from rtms.zoom.media import MediaClientConfig, WebSocketTransport
@@ -283,6 +287,7 @@ class Gateway:
         expiry_task = asyncio.create_task(self._expire_unrenewed(stop), name="lease-expiry")
         last_watch = time.monotonic() - _WATCH_AT_MOST_EVERY_S
         renew_at = time.monotonic() + self.config.renew_every_s
+        await self._lapse_dead_holders()  # a restarted gateway takes its dead predecessor's streams at once
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -291,6 +296,8 @@ class Gateway:
                     # the leases' deadline then costs nothing (the sockets stay, the segments wait).
                     renewed = await self._renew()
                     renew_at = now + (self.config.renew_every_s if renewed else _RENEW_RETRY_S)
+                    if renewed:
+                        await self._lapse_dead_holders()
                 # Clear before looking, not after: a NOTIFY arriving while we claim must wake the next round.
                 self.wake.clear()
                 if time.monotonic() - last_watch >= _WATCH_AT_MOST_EVERY_S:
@@ -421,6 +428,24 @@ class Gateway:
             task = asyncio.create_task(self._drop_many(stale, "fenced"), name="drop-fenced")
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    async def _lapse_dead_holders(self) -> None:
+        """End the leases of gateways on this machine whose process is gone (rtms/liveness.py), so
+        their streams are claimed now, not a lease TTL after the crash."""
+        if self._region_id is None:
+            return
+        try:
+            owners = await db(stream_holders)(
+                region_id=self._region_id, host=socket.gethostname(), exclude=self.config.owner
+            )
+            dead = [owner for owner in owners if holder_dead(owner)]
+            if not dead:
+                return
+            lapsed = await db(stream_leases_lapse)(region_id=self._region_id, owners=dead)
+        except DatabaseError as exc:  # the TTL frees them all the same
+            logger.warning("gateway.dead_holders_check_failed", extra={"error": type(exc).__name__})
+            return
+        logger.info("gateway.dead_holders_lapsed", extra={"owners": dead, "streams": lapsed})
 
     async def _claim(self) -> None:
         room = self.config.capacity - len(self.held)

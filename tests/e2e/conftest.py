@@ -70,6 +70,14 @@ def own_broker_base(residency: dict[str, str], request: pytest.FixtureRequest) -
         broker.stop()
 
 
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis server of the test's own (a broker no concurrent run shares, one the test may kill)."""
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _clean_broker() -> Iterator[None]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

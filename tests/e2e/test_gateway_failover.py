@@ -152,6 +152,16 @@ def _never(predicate: Callable[[], object], *, for_s: float, what: str) -> None:
         time.sleep(0.3)
 
 
+def _taken_by(gateway: Proc, stream_pk: int) -> None:
+    eventually(
+        lambda: f":{gateway.popen.pid}:" in RtmsStream.objects.get(pk=stream_pk).lease_owner,
+        timeout=60,
+        interval=0.3,
+        what=f"{gateway.name} took the stream",
+        tolerate=ANY_ERROR,
+    )
+
+
 def _tail_before(sim: SimServer, uuid: str, seq: int, n: int = 2) -> set[str]:
     """The last `n` segments zoomsim wrote to the sockets before ledger seq `seq`."""
     return {e["text"] for e in [e for e in _delivered(sim, uuid) if e["seq"] < seq][-n:]}
@@ -364,14 +374,36 @@ def test_sigterm_drains_flushes_and_releases_the_lease_for_the_next_gateway(
 
     second = Proc.manage("gateway-drain-2", ["rtms_gateway", "--region", "eu-central"], env)
     procs.append(second)
-    eventually(
-        lambda: f":{second.popen.pid}:" in RtmsStream.objects.get(pk=stream.pk).lease_owner,
-        timeout=30,
-        interval=0.3,
-        what="second gateway took the stream",
-        tolerate=ANY_ERROR,
-    )
+    _taken_by(second, stream.pk)
     _keeps_flowing(sim, uuid, stopped_seq)
     _end(sim, uuid)
     _at_most_one_signaling(sim)
     _assert_stored_once(sim, uuid, may_miss=set(missing))
+
+
+def test_a_gateway_killed_and_restarted_on_its_machine_takes_its_streams_back_before_their_leases_lapse(
+    own_broker_base: SimEnvProcs,
+) -> None:
+    """A supervisor restarts a crashed gateway within a second; its streams' leases would hold them a whole
+    TTL longer. The new process proves the old one dead (rtms/liveness.py: same machine, its pid
+    gone) and claims them at once. A lease far longer than the test makes that the only way in time."""
+    sim, env, procs = own_broker_base
+    env = {**env, "STREAM_LEASE_TTL_SECONDS": "25"}
+    first = Proc.manage("gateway-crash-1", ["rtms_gateway", "--region", "eu-central"], env)
+    procs.append(first)
+    uuid, _sid = _live_meeting(sim, "crash")
+    stream = RtmsStream.objects.get(meeting__zoom_uuid=uuid)
+    assert f":{first.popen.pid}:" in stream.lease_owner
+
+    first.kill9()
+    killed_seq = max(e["seq"] for e in ledger(sim))
+    held_until = RtmsStream.objects.get(pk=stream.pk).lease_expires_at
+    second = Proc.manage("gateway-crash-2", ["rtms_gateway", "--region", "eu-central"], env)
+    procs.append(second)
+    _taken_by(second, stream.pk)
+    taken_at = RtmsStream.objects.filter(pk=stream.pk).annotate(now=Now()).values_list("now", flat=True)[0]
+    assert held_until is not None and taken_at < held_until, "taken before the dead holder's lease lapsed"
+    assert "gateway.dead_holders_lapsed" in second.log()
+    _keeps_flowing(sim, uuid, killed_seq)
+    _end(sim, uuid)
+    _at_most_one_signaling(sim)

@@ -3,8 +3,6 @@ truth, so the sweeper re-enqueues what was pending and no event is lost."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from rtms.models import InboundEvent, Meeting
@@ -27,13 +25,6 @@ from zoomsim.testing import SimServer
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.timeout(420)]
 
 QUEUES = ["control", "reconcile", "region.eu-central", "region.us-east", "region.ap-southeast"]
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
 
 
 def _all_applied(uuids: list[str]) -> bool:

@@ -37,13 +37,6 @@ EU_ALIAS = "region_eu_central"
 RTMS_STATUS = "/v2/live_meetings/"
 
 
-@pytest.fixture
-def broker() -> Iterator[PrivateRedis]:
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
-
-
 def _starts(sim: SimServer) -> list[dict[str, Any]]:
     return [
         c
@@ -125,9 +118,9 @@ def _system(broker: PrivateRedis, tag: str, **extra_env: str) -> Iterator[System
 
 
 def test_a_worker_killed_mid_start_has_the_task_redelivered_and_applied_once(
-    residency: dict[str, str], broker: PrivateRedis
+    residency: dict[str, str], private_redis: PrivateRedis
 ) -> None:
-    with _system(broker, "killed") as (sim, env, killed, procs):
+    with _system(private_redis, "killed") as (sim, env, killed, procs):
         # Zoom hangs on the start: the worker is inside the call when it is killed.
         sim.client.rest_fault("timeout", path_prefix=RTMS_STATUS, method="PATCH", times=1)
         uuid = _meeting(sim)
@@ -144,11 +137,11 @@ def test_a_worker_killed_mid_start_has_the_task_redelivered_and_applied_once(
 
 
 def test_a_start_outliving_the_visibility_timeout_is_not_doubled(
-    residency: dict[str, str], broker: PrivateRedis
+    residency: dict[str, str], private_redis: PrivateRedis
 ) -> None:
     # The fast profile's visibility timeout is 10 s; the start call takes 15 s (75 simulated seconds), and
     # the worker waits for it (its HTTP timeout raised to 20 s).
-    with _system(broker, "slow-start", ZOOM_HTTP_TIMEOUT_SECONDS="20") as (sim, _env, worker, _procs):
+    with _system(private_redis, "slow-start", ZOOM_HTTP_TIMEOUT_SECONDS="20") as (sim, _env, worker, _procs):
         sim.client.rest_fault("delay", path_prefix=RTMS_STATUS, method="PATCH", delay_s=75, times=1)
         uuid = _meeting(sim)
         eventually(

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -17,9 +20,11 @@ from rtms.leases import (
     lease_fence,
     lease_held,
     lease_kept,
+    lease_owner,
     lease_release,
     lease_renew,
 )
+from rtms.liveness import _identity
 from rtms.management.commands.zoom_events import _ingest_while_leading
 from rtms.models import InboundEvent, Lease
 from tests.eventually import eventually, eventually_async
@@ -35,6 +40,24 @@ def test_only_one_owner_holds_a_lease() -> None:
     assert held is not None and held.token == 1
     assert lease_acquire("events:acc", "gw-b", TTL) is None
     assert lease_renew(held, TTL)
+
+
+def test_a_lease_whose_holder_died_on_this_machine_passes_on_at_once() -> None:
+    """A killed process's lease is taken without waiting out its TTL (rtms/liveness.py); a living
+    holder's, or one that cannot be judged, is not."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead_owner = ":".join([socket.gethostname(), str(child.pid), "worker", _identity(child.pid)])
+        assert lease_acquire("reconcile:acc", dead_owner, TTL) is not None
+        assert lease_acquire("reconcile:acc", lease_owner("standby"), TTL) is None  # alive: it may act
+    finally:
+        child.kill()
+        child.wait()
+    taken = lease_acquire("reconcile:acc", lease_owner("standby"), TTL)
+    assert taken is not None and taken.token == 2
+    assert lease_acquire("reconcile:acc", lease_owner("third"), TTL) is None  # the new holder lives
+    assert lease_acquire("events:acc", "other-host:1:x", TTL) is not None
+    assert lease_acquire("events:acc", lease_owner("standby"), TTL) is None  # another host: the TTL rule
 
 
 def test_an_expired_lease_passes_to_another_owner_with_a_higher_token() -> None:

@@ -93,6 +93,29 @@ def test_meeting_started_is_routed_by_host_domain_and_starts_rtms_exactly_once(
     assert len(patch_calls(sim)) == 1
 
 
+# Zoom takes a while to stop a stream (here 1 s): the start that follows the stop meets it still running.
+@pytest.mark.parametrize("sim", [{"rtms_event_delay_s": 100.0}], indirect=True)
+def test_a_start_that_meets_a_stream_zoom_auto_started_replaces_it_at_once(
+    sim: SimServer, account: ZoomAccount, rules: None
+) -> None:
+    """Zoom auto-started RTMS for this host and its rtms_started was lost: our start meets it (2310), the
+    stop proves it ran, and the start is asked for again until Zoom has finished stopping it. Left to the
+    reconciler, the meeting would wait RTMS_START_EVENT_WINDOW_SECONDS and more, speaking to nobody."""
+    sim.client.add_host("auto@eu.example.com", rtms_auto_start=True)
+    created = sim.client.create_meeting("auto@eu.example.com")
+    uuid, meeting_id = created["meeting_uuid"], int(created["meeting_id"])
+    sim.client.wait_for("event.emitted", event="meeting.rtms_started", timeout=10)  # Zoom's stream runs
+    payload = meeting_payload(uuid, meeting_id, host_email="auto@eu.example.com")
+    process(deliver(event_body("meeting.started", payload)))
+    meeting = Meeting.objects.get(zoom_uuid=uuid)
+    assert rtms_start(meeting.pk) == "called"
+    meeting.refresh_from_db()
+    assert meeting.rtms_start_called_at is not None and meeting.rtms_start_error_code is None
+    assert meeting.rtms_self_stop_at is not None  # its rtms_stopped (reason 2) is ours, not a decision
+    actions = [e["action"] for e in sim.client.ledger(kind="rtms.action", meeting_uuid=uuid)]
+    assert actions == ["stop", "start"]
+
+
 def test_zoom_refusing_the_start_is_recorded_on_the_meeting(
     account: ZoomAccount, rules: None, sim: SimServer
 ) -> None:

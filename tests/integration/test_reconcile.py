@@ -78,13 +78,7 @@ def test_a_stream_stopped_by_the_host_is_never_restarted(sim: SimServer, account
     assert run.repairs.get("hold") == 1
 
 
-# Zoom takes a while to stop a stream (here 1 s): the start that follows the stop meets it still running.
-@pytest.mark.parametrize("sim", [{"rtms_event_delay_s": 100.0}], indirect=True)
-def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meeting_is_live(
-    sim: SimServer, account: ZoomAccount
-) -> None:
-    """Issue #18, cause 3: a stream our gateway marked failed (Zoom gave no stop reason) is not left for
-    the rest of a meeting that Zoom still lists as live."""
+def _failed_stream_of_a_live_meeting(sim: SimServer, account: ZoomAccount) -> tuple[Meeting, str]:
     created = sim.client.create_meeting("anna@eu.example.com", rtms="api")
     reconcile_account(account, trigger="test", api_factory=zoom_api_for)  # creates it and starts RTMS
     sim.client.wait_for("event.emitted", event="meeting.rtms_started", timeout=10)
@@ -93,9 +87,42 @@ def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meet
     RtmsStream.objects.create(
         rtms_stream_id="f" * 32, meeting=meeting, region=meeting.region, state="failed", stop_reason=None
     )
+    return meeting, created["meeting_uuid"]
+
+
+def _rtms_actions(sim: SimServer, uuid: str) -> list[str]:
+    return [e["action"] for e in sim.client.ledger(kind="rtms.action", meeting_uuid=uuid)]
+
+
+# Zoom takes a while to stop a stream (here 1 s): the start that follows the stop meets it still running.
+@pytest.mark.parametrize("sim", [{"rtms_event_delay_s": 100.0}], indirect=True)
+def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meeting_is_live(
+    sim: SimServer, account: ZoomAccount
+) -> None:
+    """Issue #18, cause 3: a stream our gateway marked failed (Zoom gave no stop reason) is not left for
+    the rest of a meeting that Zoom still lists as live. Zoom may still hold the failed stream: it is
+    stopped first, and the start is asked for again while Zoom finishes stopping it (2310 meanwhile is
+    expected, not a refusal to wait 30 minutes for), all in one run (issue #21: waiting for the next run
+    lost whole short meetings in bench/chaos.py)."""
+    meeting, uuid = _failed_stream_of_a_live_meeting(sim, account)
     run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
-    # Zoom may still hold the failed stream: it is stopped first. Zoom refuses a start while that stream
-    # is still stopping, which is expected, not a refusal to wait 30 minutes for.
+    assert run.repairs.get("start_rtms:started") == 1, run.repairs
+    meeting.refresh_from_db()
+    assert meeting.rtms_self_stop_at is not None and meeting.rtms_start_error_code is None
+    assert _rtms_actions(sim, uuid) == ["start", "stop", "start"]
+    refused = [c for c in sim.client.ledger(kind="rest.call", meeting_uuid=uuid) if c.get("status") == 400]
+    assert refused, "the first start after the stop met the old stream still stopping"
+
+
+@pytest.mark.parametrize("sim", [{"rtms_event_delay_s": 100.0}], indirect=True)
+def test_a_stream_zoom_is_slow_to_stop_is_started_by_a_later_run(
+    sim: SimServer, account: ZoomAccount, settings: Any
+) -> None:
+    """Zoom still stopping after RTMS_STOP_SETTLE_SECONDS: the run leaves the start to a later run and
+    records no refusal to back off from."""
+    settings.RTMS_STOP_SETTLE = timedelta(seconds=0.2)
+    meeting, uuid = _failed_stream_of_a_live_meeting(sim, account)
+    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
     assert run.repairs.get("start_rtms:stop_requested") == 1, run.repairs
     meeting.refresh_from_db()
     assert meeting.rtms_self_stop_at is not None and meeting.rtms_start_error_code is None
@@ -103,10 +130,7 @@ def test_a_stream_the_gateway_failed_is_stopped_and_started_again_while_the_meet
     Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=None, last_restart_at=None)
     run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
     assert run.repairs.get("start_rtms:started") == 1, run.repairs
-    actions = [
-        e["action"] for e in sim.client.ledger(kind="rtms.action", meeting_uuid=created["meeting_uuid"])
-    ]
-    assert actions == ["start", "stop", "start"]
+    assert _rtms_actions(sim, uuid) == ["start", "stop", "start"]
 
 
 def test_a_stop_that_follows_our_own_start_is_not_taken_for_the_hosts_decision(
@@ -338,23 +362,18 @@ def test_a_start_that_meets_a_stream_zoom_auto_started_is_an_expected_outcome_no
     """Issue #18, cause 1: Zoom auto-started RTMS for this host although the account starts it through the
     API; both copies of meeting.started and of rtms_started were lost. The reconciler's start meets the
     running stream (2310): a stop, accepted, proves it ran. No refusal is recorded to back off from, and
-    once the stop has landed and the start-event window passed, a new stream is asked for."""
+    the new stream is asked for as soon as Zoom has finished the stop, in the same run."""
     sim.client.add_host("auto@eu.example.com", rtms_auto_start=True)
     created = sim.client.create_meeting("auto@eu.example.com")  # no rtms mode: the host's setting decides
     uuid = created["meeting_uuid"]
     sim.client.wait_for("event.emitted", event="meeting.rtms_started", timeout=10)  # Zoom's stream runs
     run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
-    assert run.repairs.get("create_and_start:stop_requested") == 1, run.repairs
+    assert run.repairs.get("create_and_start:started") == 1, run.repairs
     meeting = Meeting.objects.get(zoom_uuid=uuid)
     assert meeting.rtms_start_error_code is None and meeting.rtms_start_error == ""
     assert meeting.rtms_self_stop_at is not None  # its rtms_stopped (reason 2) is ours, not a decision
-    sim.client.wait_for("event.emitted", event="meeting.rtms_stopped", timeout=10)
-    long_ago = timezone.now() - timedelta(hours=1)  # the start-event window and the back-off have passed
-    Meeting.objects.filter(pk=meeting.pk).update(rtms_start_requested_at=long_ago, last_restart_at=None)
-    run = reconcile_account(account, trigger="test", api_factory=zoom_api_for)
-    assert run.repairs.get("start_rtms:started") == 1, run.repairs
-    actions = [e["action"] for e in sim.client.ledger(kind="rtms.action", meeting_uuid=uuid)]
-    assert actions == ["stop", "start"]  # Zoom's auto-start is not an rtms.action; ours are
+    assert meeting.rtms_start_called_at is not None
+    assert _rtms_actions(sim, uuid) == ["stop", "start"]  # Zoom's auto-start is not an rtms.action; ours are
 
 
 def test_a_missed_start_whose_rtms_started_waits_in_the_inbox_is_routed_but_not_started_again(

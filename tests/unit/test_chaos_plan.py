@@ -21,6 +21,17 @@ def test_meetings_are_spread_over_the_day_and_the_regions() -> None:
     assert domains == {domain for _, domain in chaos.REGIONS.values()}
 
 
+def test_a_shorter_run_has_fewer_meetings_at_once_not_shorter_ones() -> None:
+    for minutes in (15.0, 5.0):
+        config = chaos.Config(meetings=30, minutes=minutes)
+        planned, _ = chaos.plan_meetings(config, random.Random(3))
+        lengths = [m.end_s - m.start_s for m in planned]
+        assert all(135.0 <= length <= 270.0 for length in lengths), (minutes, lengths)
+        assert all(0 <= m.start_s and m.end_s <= config.duration_s for m in planned)
+    tiny = chaos.Config(meetings=3, minutes=1)
+    assert all(m.end_s - m.start_s == 60.0 for m in chaos.plan_meetings(tiny, random.Random(3))[0])
+
+
 def test_each_copy_of_each_event_draws_its_fault_at_the_issues_rates() -> None:
     meetings = [chaos.PlannedMeeting(f"m{i}", "eu-central", "api", 0, 60) for i in range(2000)]
     rules = chaos.plan_event_faults(meetings, random.Random(2))
