@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.access import Principal
+from compliance.export import EXPORT_FORMATS
 from reconciler.models import ReconcileRun
 from regions.models import Region, ResidencyRule, RuleField, RuleTier
 from rtms.inbox.payloads import PayloadMissing, event_body
@@ -292,7 +293,7 @@ class TranscriptQuerySerializer(serializers.Serializer):  # type: ignore[type-ar
 
 
 class ExportQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
-    format = serializers.ChoiceField(choices=["json", "text", "vtt"], default="json")
+    format = serializers.ChoiceField(choices=list(EXPORT_FORMATS), default="json")
 
 
 class ActionSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -52,6 +52,7 @@ class ExportForm(forms.Form):
         choices=[
             ("json", "JSON"),
             ("text", "Plain text ([time] speaker: text)"),
+            ("iso", "Zoom's transcript file ([ISO time] speaker: text)"),
             ("vtt", "WebVTT subtitles"),
         ],
     )

@@ -1,4 +1,5 @@
-"""A meeting's transcript as JSON, plain text or WebVTT, streamed from its region's database.
+"""A meeting's transcript as JSON, plain text, Zoom's transcript file or WebVTT, streamed from its region's
+database.
 
 Generators yield text chunks so a view can hand them to a ``StreamingHttpResponse``: segments are read in
 keyset batches (per stream, by ``seq``), never all at once. Exporting is a disclosure of personal data, but
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
 from django.db import connections
@@ -22,9 +23,10 @@ from rtms.models import Meeting, TranscriptSegment
 EXPORT_FORMATS: Final[dict[str, str]] = {
     "json": "application/json",
     "text": "text/plain; charset=utf-8",
+    "iso": "text/plain; charset=utf-8",
     "vtt": "text/vtt; charset=utf-8",
 }
-EXPORT_EXTENSIONS: Final[dict[str, str]] = {"json": "json", "text": "txt", "vtt": "vtt"}
+EXPORT_EXTENSIONS: Final[dict[str, str]] = {"json": "json", "text": "txt", "iso": "iso.txt", "vtt": "vtt"}
 
 BATCH_SIZE: Final = 500
 # Zoom sends start/end times as epoch milliseconds; anything below this (1973) is already relative.
@@ -36,7 +38,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]+")
 
 def transcript_export(meeting: Meeting, fmt: str) -> Iterator[str]:
     """Text chunks of ``meeting``'s transcript in ``fmt`` (a key of EXPORT_FORMATS)."""
-    writers: dict[str, Callable[[Meeting], Iterator[str]]] = {"json": _json, "text": _text, "vtt": _vtt}
+    writers: dict[str, Callable[[Meeting], Iterator[str]]] = {
+        "json": _json,
+        "text": _text,
+        "iso": _iso_text,
+        "vtt": _vtt,
+    }
     if fmt not in writers:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     return writers[fmt](meeting)
@@ -194,6 +201,27 @@ def _text(meeting: Meeting) -> Iterator[str]:
         offset = last if s.start_ms is None else s.start_ms - base
         last = offset
         yield f"[{_clock(offset)}] {_speaker(s)}: {_one_line(s.text)}\n"
+
+
+def _utc_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _iso_text(meeting: Meeting) -> Iterator[str]:
+    """Zoom's transcript file: ``[ISO time] speaker: text`` lines, times in UTC. Zoom's times are epoch
+    milliseconds; relative ones count from the meeting's start. A segment without a time takes the one
+    before it; with no time to go by at all the line says ``[unknown]`` rather than inventing one."""
+    started_ms = int(meeting.started_at.timestamp() * 1000) if meeting.started_at is not None else None
+    last: int | None = None
+    for s in _segments(meeting):
+        if s.start_ms is not None and s.start_ms >= _EPOCH_MS_THRESHOLD:
+            last = s.start_ms
+        elif s.start_ms is not None and started_ms is not None:
+            last = started_ms + s.start_ms
+        elif last is None:
+            last = started_ms
+        when = _utc_ms(last) if last is not None else "unknown"
+        yield f"[{when}] {_speaker(s)}: {_one_line(s.text)}\n"
 
 
 def _vtt_time(ms: int) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from api.models import ApiClient
 from regions.models import Region, ResidencyRule
@@ -61,6 +62,7 @@ def test_transcript_pages_follow_seq_across_streams_and_each_page_is_audited(
     [
         ("json", "application/json", '"text": "Hello"'),
         ("text", "text/plain", "Anna: Hello"),
+        ("iso", "text/plain", "Z] Anna: Hello"),
         ("vtt", "text/vtt", "WEBVTT"),
     ],
 )
@@ -74,7 +76,7 @@ def test_export_streams_each_format_and_is_audited(
     content_type: str,
     needle: str,
 ) -> None:
-    meeting = make_meeting(eu)
+    meeting = make_meeting(eu, started_at=timezone.now())
     add_segments(make_stream(meeting), [("Anna", "Hello")])
     response = eu_client.get(
         f"/api/v1/meetings/{meeting.pk}/transcript/export/?format={fmt}", HTTP_ACCEPT="*/*"

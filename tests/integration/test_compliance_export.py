@@ -78,7 +78,7 @@ def eu_meeting(
 
 
 def test_every_format_is_declared_with_a_content_type() -> None:
-    assert set(EXPORT_FORMATS) == {"json", "text", "vtt"}
+    assert set(EXPORT_FORMATS) == {"json", "text", "iso", "vtt"}
     assert EXPORT_FORMATS["vtt"].startswith("text/vtt")
 
 
@@ -106,6 +106,41 @@ def test_plain_text_export_is_time_speaker_text_lines(eu_meeting: Meeting) -> No
     )
 
 
+def test_zoom_transcript_file_is_iso_time_speaker_text_lines(
+    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream, add_segments: AddSegments
+) -> None:
+    """Zoom's integration guide names a transcript file of ``[time] speaker: text`` lines with absolute
+    times; relative times count from the meeting's start."""
+    meeting = make_meeting(eu, started_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+    add_segments(make_stream(meeting), [("Anna", "Guten Morgen"), ("Jörg", "Grüß Gott")])
+    assert _export(meeting, "iso") == (
+        "[2026-11-20T10:00:01.000Z] Anna: Guten Morgen\n[2026-11-20T10:00:02.000Z] Jörg: Grüß Gott\n"
+    )
+
+
+def test_zoom_transcript_file_takes_epoch_times_as_they_are_and_never_invents_one(
+    eu: Region, make_meeting: MakeMeeting, make_stream: MakeStream
+) -> None:
+    meeting = make_meeting(eu)  # its start unknown
+    stream = make_stream(meeting)
+    rows = [(1, None, "no time yet"), (2, 1_763_632_923_456, "at Zoom's time"), (3, None, "no time again")]
+    for seq, start_ms, text in rows:
+        TranscriptSegment.objects.create(
+            region_code="eu-central",
+            meeting_id=meeting.pk,
+            stream_id=stream.pk,
+            seq=seq,
+            speaker_name="Anna",
+            text=text,
+            start_ms=start_ms,
+        )
+    assert _export(meeting, "iso").splitlines() == [
+        "[unknown] Anna: no time yet",
+        "[2025-11-20T10:02:03.456Z] Anna: at Zoom's time",
+        "[2025-11-20T10:02:03.456Z] Anna: no time again",
+    ]
+
+
 def test_vtt_export_is_valid_webvtt_with_voices(eu_meeting: Meeting) -> None:
     cues = _vtt_cues(_export(eu_meeting, "vtt"))
     assert cues == [(1000, 1900, "Anna", "Guten Morgen"), (2000, 2900, "Jörg", "Grüß Gott, 10 € &amp; more")]
@@ -125,6 +160,10 @@ def test_hostile_strings_stay_inside_their_segment_in_every_format_when_exported
     lines = plain.splitlines()
     assert len(lines) == len(HOSTILE)
     assert all(re.match(r"^\[\d\d:\d\d:\d\d\] [^\n]+: ", line) for line in lines)
+
+    iso = _export(meeting, "iso").splitlines()
+    assert len(iso) == len(HOSTILE)
+    assert all(re.match(r"^\[unknown\] [^\n]+: ", line) for line in iso)
 
     cues = _vtt_cues(_export(meeting, "vtt"))
     assert len(cues) == len(HOSTILE)
@@ -193,6 +232,7 @@ def test_a_quarantined_meeting_exports_an_empty_transcript(make_meeting: MakeMee
     assert json.loads(_export(meeting, "json"))["segments"] == []
     assert _export(meeting, "vtt") == "WEBVTT\n\n"
     assert _export(meeting, "text") == ""
+    assert _export(meeting, "iso") == ""
 
 
 def test_export_itself_writes_no_audit_row(eu_meeting: Meeting) -> None:
