@@ -8,9 +8,9 @@ its supervisor (systemd, a container runtime), or a standby beside it, can there
 once instead of a TTL later (``rtms.leases.lease_acquire``, ``rtms.gateway.runner``).
 
 That proof is only possible for a process this one can see, so every lease owner ends with the holder's
-identity (``rtms.leases.lease_owner``): ``host:pid:...:<boot id>.<pid namespace>.<start time>``. Another
-host, another boot or another PID namespace (a sibling container) cannot be judged and keeps the TTL rule;
-so does a process that exists with the same start time (paused by SIGSTOP, say). A pid reused by a newer
+identity (``rtms.leases.lease_owner``): ``host:pid:...:<boot id>.<pid namespace>.<uid>.<start time>``.
+Another host, boot, PID namespace (a sibling container) or user cannot be judged and keeps the TTL rule; so
+does a process that exists with the same start time (paused by SIGSTOP, say). A pid reused by a newer
 process has another start time.
 """
 
@@ -25,7 +25,7 @@ PROC = Path("/proc")
 
 
 def process_identity() -> str:
-    """``<boot id>.<pid namespace>.<start time>`` of this process, or "" where /proc cannot tell."""
+    """``<boot id>.<pid namespace>.<uid>.<start time>`` of this process, or "" where /proc cannot tell."""
     # Looked up by pid: a forked child (a Celery pool process) must not inherit its parent's identity.
     return _identity(os.getpid())
 
@@ -38,7 +38,8 @@ def _identity(pid: int) -> str:
         start, _state = _start_and_state(pid)
     except (OSError, ValueError, IndexError):
         return ""
-    return f"{boot}.{namespace}.{start}"
+    # The uid too: /proc mounted with hidepid hides other users' processes, which must not pass for gone.
+    return f"{boot}.{namespace}.{os.stat(PROC / str(pid)).st_uid}.{start}"
 
 
 def _start_and_state(pid: int) -> tuple[str, str]:
@@ -50,15 +51,15 @@ def _start_and_state(pid: int) -> tuple[str, str]:
 
 
 def holder_dead(owner: str) -> bool:
-    """True only if ``owner`` (as ``rtms.leases.lease_owner`` writes it) names a process of this host, boot
-    and PID namespace that no longer exists, has exited (a zombie), or whose pid now belongs to a newer
+    """True only if ``owner`` (as ``rtms.leases.lease_owner`` writes it) names a process of this host, boot,
+    PID namespace and user that no longer exists, has exited (a zombie), or whose pid now belongs to a newer
     process. Anything else, malformed owners included, is not proof: False."""
     parts = owner.split(":")
     if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False
-    boot_ns, _, start = parts[-1].rpartition(".")
+    boot_ns_uid, _, start = parts[-1].rpartition(".")
     mine = process_identity()
-    if not mine or not boot_ns or boot_ns != mine.rpartition(".")[0]:
+    if not mine or not boot_ns_uid or boot_ns_uid != mine.rpartition(".")[0]:
         return False
     try:
         now_start, state = _start_and_state(int(parts[1]))

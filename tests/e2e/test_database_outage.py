@@ -5,7 +5,8 @@ other checkout on the machine is touched.
   gateway keeps its RTMS sockets, buffers what it cannot write and loses nothing.
 - The server stopped for 20 s, longer than a lease on the fast profile: meanwhile /readyz answers 503 and
   webhooks 503 (Zoom retries), never a 500; the gateway fences (closes its sockets) and reconnects once
-  the database is back, inside Zoom's reconnect window; the event subscriber and the workers come back on
+  the database is back, inside Zoom's reconnect window (its sockets closed before its lease, as the
+  database holds it, could pass on); the event subscriber and the workers come back on
   their own. The segments lost in that gap are reported.
 
 Afterwards every meeting of the scenario is captured and every webhook the product acknowledged is in its
@@ -18,8 +19,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 
@@ -195,6 +198,19 @@ def _assert_acknowledged_webhooks_kept(system: System) -> None:
     assert acknowledged <= stored, f"acknowledged but not in the inbox: {sorted(acknowledged - stored)[:5]}"
 
 
+def _pin_lease(system: System, uuid: str) -> tuple[psycopg.Connection[Any], datetime]:
+    """The expiry of the meeting's stream lease as the database holds it, pinned there: the row stays
+    locked on the returned connection, so no renewal can move it before the server stops."""
+    conn = psycopg.connect(system.pg.url(CONTROL_DB), connect_timeout=5)
+    row = conn.execute(
+        "SELECT s.lease_expires_at FROM rtms_rtmsstream s JOIN rtms_meeting m ON m.id = s.meeting_id"
+        " WHERE m.zoom_uuid = %s AND s.state NOT IN ('stopped', 'failed') FOR UPDATE OF s",
+        [uuid],
+    ).fetchone()
+    assert row is not None and row[0] is not None, "the stream is leased"
+    return conn, row[0]
+
+
 def _captured(system: System, uuids: list[str]) -> None:
     for uuid in uuids:
         _flowing(system, uuid, 3)
@@ -247,7 +263,9 @@ def test_a_20s_stop_fences_the_gateway_and_everything_comes_back(system: System)
     gateway = next(p for p in system.procs if p.name.startswith("gateway-"))
     events = next(p for p in system.procs if p.name.startswith("events-"))
 
+    pinned, lease_expires_at = _pin_lease(system, before)
     system.pg.stop()
+    pinned.close()
     stopped_at = time.monotonic()
     during = _meeting(system, "during")
     eventually(
@@ -274,10 +292,18 @@ def test_a_20s_stop_fences_the_gateway_and_everything_comes_back(system: System)
         interval=0.3,
         what="the gateway fenced: its leases could not be renewed",
     )
-    closed_at = max(
-        e["seq"]
-        for e in ledger(system.sim, kind="rtms.connection", meeting_uuid=before)
-        if e["action"] == "closed" and e["socket"] == "signaling"
+    fenced = max(
+        (
+            e
+            for e in ledger(system.sim, kind="rtms.connection", meeting_uuid=before)
+            if e["action"] == "closed" and e["socket"] == "signaling"
+        ),
+        key=lambda e: int(e["seq"]),
+    )
+    closed_at = int(fenced["seq"])
+    # Both clocks are this machine's: zoomsim's ledger and PostgreSQL's clock_timestamp().
+    assert datetime.fromisoformat(fenced["at"]) < lease_expires_at, (
+        "the gateway closed its sockets before its lease could pass to another process"
     )
     time.sleep(max(0.0, 20 - (time.monotonic() - stopped_at)))
     system.pg.start()

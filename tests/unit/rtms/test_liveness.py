@@ -31,7 +31,7 @@ def child() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_this_process_has_an_identity_and_is_alive() -> None:
-    assert process_identity().count(".") == 2
+    assert process_identity().count(".") == 3
     assert not holder_dead(_owner(os.getpid()))
 
 
@@ -68,7 +68,8 @@ def test_a_pid_now_held_by_a_newer_process_is_dead() -> None:
     "owner",
     [
         "other-host:999999:tag:{ident}",  # another machine: nothing here can tell
-        f"{HOST}:999999:tag:000000000000.1.1",  # another boot or PID namespace (a sibling container)
+        f"{HOST}:999999:tag:000000000000.1.0.1",  # another boot or PID namespace (a sibling container)
+        "{host}:999999:tag:{other_uid}",  # another user: /proc may hide its processes (hidepid)
         f"{HOST}:999999:tag:",  # a holder that could not name itself
         f"{HOST}:999999:tag",  # the owner format of other leases
         f"{HOST}:notapid:tag:{{ident}}",
@@ -76,7 +77,9 @@ def test_a_pid_now_held_by_a_newer_process_is_dead() -> None:
     ],
 )
 def test_what_cannot_be_proven_is_not_dead(owner: str) -> None:
-    assert not holder_dead(owner.format(ident=process_identity()))
+    boot, namespace, uid, start = process_identity().split(".")
+    other_uid = f"{boot}.{namespace}.{int(uid) + 1}.{start}"
+    assert not holder_dead(owner.format(ident=process_identity(), host=HOST, other_uid=other_uid))
 
 
 def test_a_forked_child_has_an_identity_of_its_own() -> None:
