@@ -374,6 +374,11 @@ class Gateway:
                 and held.sink
                 and held.sink.last_status == StatusKind.READY
             ):
+                if row.interrupted_event_ts is None:
+                    # No rtms_interrupted from Zoom: the interruption is this gateway's own (its session
+                    # lost a socket, or it took the stream over), read before the moves of its recovery
+                    # landed. Those moves put the row right; interrupting would drop what it just restored.
+                    continue
                 if _interruption_predates(row.interrupted_event_ts, held.sink.ready_ms):
                     # A late rtms_interrupted: we reconnected on our own since. Interrupting a healthy
                     # session would close our socket, Zoom would report that as a new interruption,
