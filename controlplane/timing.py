@@ -55,7 +55,7 @@ DURATIONS: Final[dict[str, tuple[float, float, str]]] = {
     "RTMS_STOP_SETTLE_SECONDS": (
         5.0,
         1.0,
-        "a restart that stopped a stream tries its start again for this long while Zoom still refuses it "
+        "a start that had to stop a stream first tries again for this long while Zoom still refuses it "
         "(2310: the old stream is still stopping), instead of leaving it to a later reconcile run",
     ),
     "RTMS_START_REPLACES_WINDOW_SECONDS": (
