@@ -217,31 +217,26 @@ def _start_or_replace(api: ZoomApi, meeting: Meeting, client_id: str, clock: Clo
         except ZoomApiError as exc:
             if exc.code != START_WHILE_RUNNING or not _stopped_unseen_stream(api, meeting, client_id, clock):
                 raise
-    try:
-        _start_once_stopped(api, meeting, client_id)
-    except (ZoomUnavailable, ZoomRateLimited):
-        raise
-    except ZoomApiError as exc:
-        if exc.code == START_WHILE_RUNNING:
-            return False
-        raise
-    return True
+    return _start_once_stopped(api, meeting, client_id)
 
 
-def _start_once_stopped(api: ZoomApi, meeting: Meeting, client_id: str) -> None:
+def _start_once_stopped(api: ZoomApi, meeting: Meeting, client_id: str) -> bool:
     """The start that follows a stop. Zoom refuses a start (2310) until the stream has finished stopping,
     which takes it a moment: asked again a few times over ``RTMS_STOP_SETTLE`` rather than left to a
     reconcile run a back-off later, while the meeting's speech goes uncaptured (bench/chaos.py lost whole
-    short meetings that way). The last refusal is raised as it came."""
+    short meetings that way). False: still refused with 2310 when the settle time is up; any other refusal
+    is raised as it came."""
     settle = settings.RTMS_STOP_SETTLE.total_seconds()
     deadline = time.monotonic() + settle
     while True:
         try:
             _zoom_call(api, meeting, client_id, "start")
-            return
+            return True
         except ZoomApiError as exc:
-            if exc.code != START_WHILE_RUNNING or time.monotonic() >= deadline:
+            if exc.code != START_WHILE_RUNNING:
                 raise
+            if time.monotonic() >= deadline:
+                return False
         time.sleep(min(settle / 5, max(0.0, deadline - time.monotonic())))
 
 
